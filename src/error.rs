@@ -1,0 +1,139 @@
+//! The one error type of the crate, with the shapes of the operands in it.
+
+use std::fmt;
+
+/// Why an inner product (or a search) could not be computed.
+///
+/// Every variant carries the shapes involved, and its `Display` reads the way
+/// NumPy's own messages do, so a NumPy user recognises it:
+///
+/// ```
+/// use ndarray::array;
+/// use ndarray_inner::{InnerError, InnerExt};
+///
+/// let a = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+/// let b = array![1.0, 2.0, 3.0, 4.0];
+/// let err = a.try_inner(&b).unwrap_err();
+/// assert_eq!(err.to_string(), "shapes (2,3) and (4,) not aligned: 3 (dim 1) != 4 (dim 0)");
+/// assert!(matches!(err, InnerError::NotAligned { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InnerError {
+    /// The contracted axes have different lengths.
+    NotAligned {
+        /// Shape of the left operand.
+        a_shape: Vec<usize>,
+        /// Shape of the right operand.
+        b_shape: Vec<usize>,
+        /// The contracted axis of the left operand.
+        a_axis: usize,
+        /// The contracted axis of the right operand.
+        b_axis: usize,
+    },
+    /// The array given to [`inner_into`](crate::InnerExt::inner_into) does not have the output shape.
+    OutShape {
+        /// Shape of the left operand.
+        a_shape: Vec<usize>,
+        /// Shape of the right operand.
+        b_shape: Vec<usize>,
+        /// The shape the output must have.
+        expected: Vec<usize>,
+        /// The shape of the array that was passed.
+        found: Vec<usize>,
+    },
+    /// An axis passed to [`inner_axes`](crate::InnerExt::inner_axes) is out of range
+    /// (a 0-d operand has no axis at all).
+    AxisOutOfBounds {
+        /// `"a"` or `"b"`: which operand the axis belongs to.
+        operand: &'static str,
+        /// The axis that was asked for.
+        axis: usize,
+        /// Shape of that operand.
+        shape: Vec<usize>,
+    },
+    /// The output's element count or byte size does not fit in `isize::MAX`,
+    /// or the allocator refused the output.
+    TooLarge {
+        /// Shape of the left operand.
+        a_shape: Vec<usize>,
+        /// Shape of the right operand.
+        b_shape: Vec<usize>,
+        /// The shape of the output that could not be made.
+        out_shape: Vec<usize>,
+    },
+    /// A search asked for `k = 0` neighbours.
+    InvalidK {
+        /// The `k` that was asked for.
+        k: usize,
+    },
+}
+
+/// Formats a shape as NumPy prints it: `()`, `(4,)`, `(2,3)`.
+pub(crate) fn fmt_shape(shape: &[usize]) -> String {
+    match shape {
+        [] => "()".to_string(),
+        [n] => format!("({n},)"),
+        _ => {
+            let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+            format!("({})", dims.join(","))
+        }
+    }
+}
+
+impl fmt::Display for InnerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InnerError::NotAligned {
+                a_shape,
+                b_shape,
+                a_axis,
+                b_axis,
+            } => write!(
+                f,
+                "shapes {} and {} not aligned: {} (dim {}) != {} (dim {})",
+                fmt_shape(a_shape),
+                fmt_shape(b_shape),
+                a_shape[*a_axis],
+                a_axis,
+                b_shape[*b_axis],
+                b_axis
+            ),
+            InnerError::OutShape {
+                a_shape,
+                b_shape,
+                expected,
+                found,
+            } => write!(
+                f,
+                "output array has shape {} but the inner product of shapes {} and {} has shape {}",
+                fmt_shape(found),
+                fmt_shape(a_shape),
+                fmt_shape(b_shape),
+                fmt_shape(expected)
+            ),
+            InnerError::AxisOutOfBounds { operand, axis, shape } => write!(
+                f,
+                "axis {} is out of bounds for array of dimension {} (operand {} of shape {})",
+                axis,
+                shape.len(),
+                operand,
+                fmt_shape(shape)
+            ),
+            InnerError::TooLarge {
+                a_shape,
+                b_shape,
+                out_shape,
+            } => write!(
+                f,
+                "shapes {} and {} give an output of shape {} that is too large to allocate",
+                fmt_shape(a_shape),
+                fmt_shape(b_shape),
+                fmt_shape(out_shape)
+            ),
+            InnerError::InvalidK { k } => write!(f, "k must be at least 1, got k = {k}"),
+        }
+    }
+}
+
+impl std::error::Error for InnerError {}

@@ -1,0 +1,416 @@
+//! The extension trait [`InnerExt`] and its one generic implementation.
+
+use ndarray::{Array, Array2, ArrayRef, ArrayViewMut, Axis, Dimension};
+
+use crate::kernel::InnerScalar;
+use crate::shape::{as_matrix, output_shape, zeros_checked, InnerDim};
+use crate::InnerError;
+
+mod private {
+    pub trait Sealed {}
+    impl<A, D> Sealed for ndarray::ArrayRef<A, D> {}
+}
+
+/// The output array type of `a.inner(&b)` for `a` of dimension `D`, `b` of dimension `E`.
+pub type InnerOutput<A, D, E> = Array<A, <D as InnerDim<E>>::Output>;
+
+/// NumPy's `np.inner` and its relatives as methods of every ndarray array.
+///
+/// Implemented once for [`ArrayRef<A, D>`](ndarray::ArrayRef), which every
+/// `Array`, `ArrayView`, `ArrayViewMut`, `ArcArray` and `CowArray` dereferences to;
+/// the right operand may be any of them too, of any dimension type. Sealed.
+///
+/// `inner` contracts the **last axis of both** operands: for `a` of shape
+/// `(..., K)` and `b` of shape `(..., K)` the output has shape
+/// `a.shape[:-1] ++ b.shape[:-1]` and
+/// `out[i.., j..] = sum_k a[i.., k] * b[j.., k]`, with no conjugation (as NumPy).
+/// A 0-d operand multiplies the other elementwise.
+///
+/// ```
+/// use ndarray::{array, Array2};
+/// use ndarray_inner::InnerExt;
+///
+/// let a = array![[1.0, 2.0], [3.0, 4.0]];
+/// let b = array![[1.0, 3.0], [2.0, 4.0]];
+/// let c: Array2<f64> = a.inner(&b); // = a · bᵀ
+/// assert_eq!(c, array![[7.0, 10.0], [15.0, 22.0]]);
+/// ```
+///
+/// # Performance
+///
+/// Both operands are viewed as matrices `(M, K)` and `(N, K)` by merging their
+/// leading axes (a view, no copy, for every layout whose leading axes nest by
+/// strides: C order, slices of it, reversed or stepped axes); one GEMM then writes
+/// the C-order output. Only operands whose leading axes cannot be merged (for
+/// example F order with three or more axes, or a broadcast leading axis) are copied
+/// once. Integers use the crate's own blocked, vectorised kernel; tiny products skip
+/// GEMM setup altogether.
+///
+/// # Name clash with ndarray-linalg
+///
+/// `use ndarray_linalg::*` brings `InnerProduct::inner` (1-D only, and it
+/// conjugates) into scope, and `a.inner(&b)` becomes ambiguous (E0034). Import
+/// what you need from ndarray-linalg by name, or call `InnerExt::inner(&a, &b)`.
+pub trait InnerExt<A, D: Dimension>: private::Sealed {
+    /// NumPy's `np.inner(self, rhs)`: the sum of products over the last axis of both.
+    ///
+    /// The output has shape `self.shape[:-1] ++ rhs.shape[:-1]` and a dimension type
+    /// that follows from the operands' (see [`InnerDim`]): `Ix1 · Ix1 -> Ix0`,
+    /// `Ix2 · Ix1 -> Ix1`, `Ix2 · Ix2 -> Ix2`, ...
+    ///
+    /// ```
+    /// use ndarray::{array, Array1};
+    /// use ndarray_inner::InnerExt;
+    ///
+    /// let a = array![1, 2, 3];
+    /// let b = array![0, 1, 0];
+    /// assert_eq!(a.inner(&b).into_scalar(), 2);
+    /// let m = array![[1, 2, 3], [4, 5, 6]];
+    /// let v: Array1<i32> = m.inner(&a);
+    /// assert_eq!(v, array![14, 32]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// With the message of [`try_inner`](InnerExt::try_inner)'s error, when the last
+    /// axes differ in length (`shapes (2,3) and (4,) not aligned: 3 (dim 1) != 4 (dim 0)`)
+    /// or the output is too large to allocate.
+    #[track_caller]
+    fn inner<E>(&self, rhs: &ArrayRef<A, E>) -> InnerOutput<A, D, E>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>;
+
+    /// [`inner`](InnerExt::inner), returning an error instead of panicking.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use ndarray_inner::{InnerError, InnerExt};
+    ///
+    /// let a = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+    /// assert!(a.try_inner(&array![1.0, 0.0, 0.0]).is_ok());
+    /// let err = a.try_inner(&array![1.0, 2.0]).unwrap_err();
+    /// assert_eq!(err.to_string(), "shapes (2,3) and (2,) not aligned: 3 (dim 1) != 2 (dim 0)");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InnerError::NotAligned`] when the last axes differ in length;
+    /// [`InnerError::TooLarge`] when the output's size overflows `isize::MAX` bytes
+    /// or the allocator refuses it.
+    fn try_inner<E>(&self, rhs: &ArrayRef<A, E>) -> Result<InnerOutput<A, D, E>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>;
+
+    /// Writes `inner(self, rhs)` into `out`, which must already have the output shape;
+    /// nothing is allocated when `out` is in standard (C) layout.
+    ///
+    /// ```
+    /// use ndarray::{array, Array2};
+    /// use ndarray_inner::InnerExt;
+    ///
+    /// let a = array![[1.0, 2.0], [3.0, 4.0]];
+    /// let mut out = Array2::<f64>::zeros((2, 2));
+    /// a.inner_into(&a, &mut out)?;
+    /// assert_eq!(out, array![[5.0, 11.0], [11.0, 25.0]]);
+    /// # Ok::<(), ndarray_inner::InnerError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InnerError::NotAligned`] as for [`try_inner`](InnerExt::try_inner), and
+    /// [`InnerError::OutShape`] when `out` does not have the output shape.
+    ///
+    /// # Performance
+    ///
+    /// An `out` that is not in standard layout gets the result through one
+    /// temporary C-order array.
+    fn inner_into<E, O>(&self, rhs: &ArrayRef<A, E>, out: &mut ArrayRef<A, O>) -> Result<(), InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        O: Dimension;
+
+    /// The Hermitian inner product: `sum_k conj(self[.., k]) * rhs[.., k]`, the
+    /// first operand conjugated (as NumPy's `vdot` does). Equal to
+    /// [`inner`](InnerExt::inner) for real and integer elements.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use num_complex::Complex64 as C;
+    /// use ndarray_inner::InnerExt;
+    ///
+    /// let a = array![C::new(0.0, 1.0), C::new(2.0, 0.0)];
+    /// assert_eq!(a.inner_conj(&a).into_scalar(), C::new(5.0, 0.0)); // |a|²
+    /// assert_eq!(a.inner(&a).into_scalar(), C::new(3.0, 0.0));      // no conjugation
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`inner`](InnerExt::inner), with the message of
+    /// [`try_inner_conj`](InnerExt::try_inner_conj)'s error.
+    ///
+    /// # Performance
+    ///
+    /// For complex elements `self` is conjugated a block of 256 rows at a time
+    /// into a scratch buffer, never as a whole copy.
+    #[track_caller]
+    fn inner_conj<E>(&self, rhs: &ArrayRef<A, E>) -> InnerOutput<A, D, E>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>;
+
+    /// [`inner_conj`](InnerExt::inner_conj), returning an error instead of panicking.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use num_complex::Complex32 as C;
+    /// use ndarray_inner::InnerExt;
+    ///
+    /// let a = array![[C::new(1.0, 1.0)], [C::new(0.0, 2.0)]];
+    /// assert!(a.try_inner_conj(&array![C::new(1.0, 0.0), C::new(2.0, 0.0)]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`try_inner`](InnerExt::try_inner).
+    fn try_inner_conj<E>(&self, rhs: &ArrayRef<A, E>) -> Result<InnerOutput<A, D, E>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>;
+
+    /// Contracts axis `axis_a` of `self` with axis `axis_b` of `rhs`: NumPy's
+    /// `np.tensordot(a, b, (axis_a, axis_b))`. The output has the remaining axes of
+    /// `self`, then those of `rhs`, in order. `inner` is the case of both last axes.
+    ///
+    /// ```
+    /// use ndarray::{array, Array2, Axis};
+    /// use ndarray_inner::InnerExt;
+    ///
+    /// let a = array![[1.0, 2.0], [3.0, 4.0]];
+    /// let b = array![[5.0, 6.0], [7.0, 8.0]];
+    /// let ab: Array2<f64> = a.inner_axes(&b, Axis(1), Axis(0)); // the matrix product
+    /// assert_eq!(ab, array![[19.0, 22.0], [43.0, 50.0]]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// With the message of [`try_inner_axes`](InnerExt::try_inner_axes)'s error.
+    ///
+    /// # Performance
+    ///
+    /// The contracted axes are moved last as views, then the same path as `inner`
+    /// runs; whether that needs a copy depends on the layout of the remaining axes.
+    #[track_caller]
+    fn inner_axes<E>(&self, rhs: &ArrayRef<A, E>, axis_a: Axis, axis_b: Axis) -> InnerOutput<A, D, E>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>;
+
+    /// [`inner_axes`](InnerExt::inner_axes), returning an error instead of panicking.
+    ///
+    /// ```
+    /// use ndarray::{array, Axis};
+    /// use ndarray_inner::InnerExt;
+    ///
+    /// let a = array![[1.0, 2.0], [3.0, 4.0]];
+    /// let err = a.try_inner_axes(&a, Axis(2), Axis(0)).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "axis 2 is out of bounds for array of dimension 2 (operand a of shape (2,2))"
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InnerError::AxisOutOfBounds`] when an axis is out of range (a 0-d operand
+    /// has none), [`InnerError::NotAligned`] when the two axes differ in length,
+    /// [`InnerError::TooLarge`] as for [`try_inner`](InnerExt::try_inner).
+    fn try_inner_axes<E>(
+        &self,
+        rhs: &ArrayRef<A, E>,
+        axis_a: Axis,
+        axis_b: Axis,
+    ) -> Result<InnerOutput<A, D, E>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>;
+}
+
+impl<A, D: Dimension> InnerExt<A, D> for ArrayRef<A, D> {
+    #[track_caller]
+    fn inner<E>(&self, rhs: &ArrayRef<A, E>) -> InnerOutput<A, D, E>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>,
+    {
+        match self.try_inner(rhs) {
+            Ok(out) => out,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn try_inner<E>(&self, rhs: &ArrayRef<A, E>) -> Result<InnerOutput<A, D, E>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>,
+    {
+        product(self, rhs, false)
+    }
+
+    fn inner_into<E, O>(&self, rhs: &ArrayRef<A, E>, out: &mut ArrayRef<A, O>) -> Result<(), InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        O: Dimension,
+    {
+        let shape = output_shape(self.shape(), rhs.shape())?;
+        if out.shape() != shape.slice() {
+            return Err(InnerError::OutShape {
+                a_shape: self.shape().to_vec(),
+                b_shape: rhs.shape().to_vec(),
+                expected: shape.slice().to_vec(),
+                found: out.shape().to_vec(),
+            });
+        }
+        write_product(self, rhs, out.view_mut(), false);
+        Ok(())
+    }
+
+    #[track_caller]
+    fn inner_conj<E>(&self, rhs: &ArrayRef<A, E>) -> InnerOutput<A, D, E>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>,
+    {
+        match self.try_inner_conj(rhs) {
+            Ok(out) => out,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn try_inner_conj<E>(&self, rhs: &ArrayRef<A, E>) -> Result<InnerOutput<A, D, E>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>,
+    {
+        product(self, rhs, true)
+    }
+
+    #[track_caller]
+    fn inner_axes<E>(&self, rhs: &ArrayRef<A, E>, axis_a: Axis, axis_b: Axis) -> InnerOutput<A, D, E>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>,
+    {
+        match self.try_inner_axes(rhs, axis_a, axis_b) {
+            Ok(out) => out,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn try_inner_axes<E>(
+        &self,
+        rhs: &ArrayRef<A, E>,
+        axis_a: Axis,
+        axis_b: Axis,
+    ) -> Result<InnerOutput<A, D, E>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+        D: InnerDim<E>,
+    {
+        let out_of_bounds = |operand, axis, shape: &[usize]| InnerError::AxisOutOfBounds {
+            operand,
+            axis,
+            shape: shape.to_vec(),
+        };
+        if axis_a.index() >= self.ndim() {
+            return Err(out_of_bounds("a", axis_a.index(), self.shape()));
+        }
+        if axis_b.index() >= rhs.ndim() {
+            return Err(out_of_bounds("b", axis_b.index(), rhs.shape()));
+        }
+        if self.len_of(axis_a) != rhs.len_of(axis_b) {
+            return Err(InnerError::NotAligned {
+                a_shape: self.shape().to_vec(),
+                b_shape: rhs.shape().to_vec(),
+                a_axis: axis_a.index(),
+                b_axis: axis_b.index(),
+            });
+        }
+        let a = self.view().permuted_axes(axis_last(self.raw_dim(), axis_a));
+        let b = rhs.view().permuted_axes(axis_last(rhs.raw_dim(), axis_b));
+        product(&a, &b, false)
+    }
+}
+
+/// The permutation of `dim`'s axes that moves `axis` last and keeps the others in order.
+fn axis_last<D: Dimension>(dim: D, axis: Axis) -> D {
+    let mut perm = dim;
+    let others = (0..perm.ndim()).filter(|&i| i != axis.index());
+    for (slot, i) in perm.slice_mut().iter_mut().zip(others.chain([axis.index()])) {
+        *slot = i;
+    }
+    perm
+}
+
+/// A new C-order output holding `inner(a, b)` (conjugating `a` if `conj`).
+fn product<A, D, E, O>(a: &ArrayRef<A, D>, b: &ArrayRef<A, E>, conj: bool) -> Result<Array<A, O>, InnerError>
+where
+    A: InnerScalar,
+    D: Dimension,
+    E: Dimension,
+    O: Dimension,
+{
+    let shape = output_shape(a.shape(), b.shape())?;
+    let mut out = zeros_checked::<A, O>(shape.slice(), a.shape(), b.shape())?;
+    write_product(a, b, out.view_mut(), conj);
+    Ok(out)
+}
+
+/// Writes `inner(a, b)` into `out`, whose shape the caller has checked.
+fn write_product<A, D, E, O>(a: &ArrayRef<A, D>, b: &ArrayRef<A, E>, mut out: ArrayViewMut<'_, A, O>, conj: bool)
+where
+    A: InnerScalar,
+    D: Dimension,
+    E: Dimension,
+    O: Dimension,
+{
+    let op = |x: A| if conj { x.conj() } else { x };
+    // A 0-d operand scales the other elementwise: plain IEEE products, so unlike
+    // NumPy's BLAS `scal` shortcut, 0 * inf is NaN here.
+    if let Some(&s) = a.first().filter(|_| a.ndim() == 0) {
+        let s = op(s);
+        out.zip_mut_with(b, |o, &x| *o = s.mul(x));
+        return;
+    }
+    if let Some(&s) = b.first().filter(|_| b.ndim() == 0) {
+        out.zip_mut_with(a, |o, &x| *o = op(x).mul(s));
+        return;
+    }
+    let a2 = as_matrix(a);
+    let b2 = as_matrix(b);
+    let mn = (a2.nrows(), b2.nrows());
+    if out.is_standard_layout() {
+        let c = out.into_shape_with_order(mn).expect("standard layout reshapes");
+        A::inner_2d(a2.view(), b2.view(), c, conj);
+    } else {
+        let mut tmp = Array2::zeros(mn);
+        A::inner_2d(a2.view(), b2.view(), tmp.view_mut(), conj);
+        let tmp = tmp.into_shape_with_order(out.raw_dim()).expect("same element count");
+        out.assign(&tmp);
+    }
+}

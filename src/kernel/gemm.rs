@@ -1,0 +1,53 @@
+//! Floats and complex numbers: one GEMM through ndarray (`matrixmultiply`, or BLAS
+//! with the `blas` feature), with direct paths where GEMM's setup would dominate.
+
+use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
+use ndarray::{s, ArrayView2, ArrayViewMut2, LinalgScalar};
+
+use super::sealed::Kernel;
+
+/// Below this many multiply-adds a loop of dot products beats GEMM's packing setup.
+const TINY_MACS: usize = 4096;
+
+/// Rows of `a` conjugated at a time by [`gemm_conj_nt`]: enough that `b` is packed
+/// rarely, few enough that the scratch stays small.
+const CONJ_BLOCK_ROWS: usize = 256;
+
+/// `c ← a · bᵀ` for `a: (m, k)`, `b: (n, k)`, `c: (m, n)`; `c` is only written.
+pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A>, mut c: ArrayViewMut2<'_, A>) {
+    let (m, k) = a.dim();
+    let n = b.nrows();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if m.saturating_mul(n).saturating_mul(k) <= TINY_MACS {
+        for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
+            for (b_row, c_ij) in b.rows().into_iter().zip(c_row.iter_mut()) {
+                *c_ij = a_row.dot(&b_row);
+            }
+        }
+    } else if m == 1 {
+        general_mat_vec_mul(A::one(), &b, &a.row(0), A::zero(), &mut c.row_mut(0));
+    } else if n == 1 {
+        general_mat_vec_mul(A::one(), &a, &b.row(0), A::zero(), &mut c.column_mut(0));
+    } else {
+        general_mat_mul(A::one(), &a, &b.t(), A::zero(), &mut c);
+    }
+}
+
+/// `c ← conj(a) · bᵀ`, conjugating `a` a block of rows at a time into a small
+/// scratch rather than copying the whole operand.
+pub(crate) fn gemm_conj_nt<A: LinalgScalar + Kernel>(
+    a: ArrayView2<'_, A>,
+    b: ArrayView2<'_, A>,
+    mut c: ArrayViewMut2<'_, A>,
+) {
+    let m = a.nrows();
+    let mut start = 0;
+    while start < m {
+        let end = (start + CONJ_BLOCK_ROWS).min(m);
+        let block = a.slice(s![start..end, ..]).mapv(Kernel::conj);
+        gemm_nt(block.view(), b, c.slice_mut(s![start..end, ..]));
+        start = end;
+    }
+}

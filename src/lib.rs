@@ -1,0 +1,29 @@
+//! NumPy's `np.inner` as a method of every [`ndarray`] array, exact to NumPy's
+//! semantics, plus the exact similarity search built on it.
+//!
+//! ```
+//! use ndarray::{array, Array2};
+//! use ndarray_inner::InnerExt;
+//!
+//! let a = array![[1.0, 2.0], [3.0, 4.0]];
+//! let b = array![[1.0, 3.0], [2.0, 4.0]];
+//! let c: Array2<f64> = a.inner(&b);
+//! assert_eq!(c, array![[7.0, 10.0], [15.0, 22.0]]);
+//! ```
+//!
+//! - [`InnerExt`]: `inner`, `try_inner`, `inner_into`, `inner_conj`, `inner_axes`
+//!   on `Array`, `ArrayView`, `ArrayViewMut`, `ArcArray` and `CowArray`.
+//! - [`InnerError`]: every error, with the shapes, in NumPy's words.
+//! - [`InnerScalar`]: the element types (floats, complex, integers).
+//! - [`InnerDim`]: the typed output dimensions.
+#![warn(missing_docs)]
+
+mod error;
+mod ext;
+mod kernel;
+mod shape;
+
+pub use error::InnerError;
+pub use ext::{InnerExt, InnerOutput};
+pub use kernel::InnerScalar;
+pub use shape::InnerDim;
