@@ -18,6 +18,10 @@
 //! - [`InnerDim`]: the typed output dimensions.
 #![warn(missing_docs)]
 
+// Links the system OpenBLAS that ndarray's `blas` feature calls into.
+#[cfg(feature = "blas")]
+extern crate blas_src;
+
 mod error;
 mod ext;
 mod kernel;
