@@ -31,3 +31,4 @@ pub use error::InnerError;
 pub use ext::{InnerExt, InnerOutput};
 pub use kernel::InnerScalar;
 pub use shape::InnerDim;
+pub mod search;

@@ -1,0 +1,1 @@
+//! Exact top-k similarity search by inner product and cosine.
