@@ -12,6 +12,20 @@ mod private {
 }
 
 /// The output array type of `a.inner(&b)` for `a` of dimension `D`, `b` of dimension `E`.
+///
+/// Handy in generic code and signatures:
+///
+/// ```
+/// use ndarray::{Array2, Ix2, Ix1};
+/// use ndarray_inner::{InnerExt, InnerOutput};
+///
+/// fn scores(q: &Array2<f32>, x: &Array2<f32>) -> InnerOutput<f32, Ix2, Ix2> {
+///     q.inner(x)
+/// }
+/// let s = scores(&Array2::ones((2, 3)), &Array2::ones((4, 3)));
+/// assert_eq!(s.shape(), &[2, 4]);
+/// let _: InnerOutput<f32, Ix2, Ix1> = s.inner(&s.row(0));
+/// ```
 pub type InnerOutput<A, D, E> = Array<A, <D as InnerDim<E>>::Output>;
 
 /// NumPy's `np.inner` and its relatives as methods of every ndarray array.

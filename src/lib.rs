@@ -17,6 +17,9 @@
 //! - [`InnerScalar`]: the element types (floats, complex, integers).
 //! - [`InnerDim`]: the typed output dimensions.
 #![warn(missing_docs)]
+// The crate's own code has no `unsafe`; `forbid` is not possible because ndarray's `s!` and
+// multiversion's dispatch expand to code that allows it locally.
+#![deny(unsafe_code)]
 
 // Links the system OpenBLAS that ndarray's `blas` feature calls into.
 #[cfg(feature = "blas")]
