@@ -1,0 +1,218 @@
+//! Differential testing at scale: random cases (ndim 0..6, lengths 0..~70 with
+//! sizes around the kernels' block edges, every element type, every layout,
+//! NaN/Inf in real floats) against the naive reference, with no panic allowed.
+//!
+//! CI runs a bounded slice (`cargo test`). The soak, minutes and millions of cases:
+//!
+//! ```sh
+//! INNER_DIFF_CASES=3000000 INNER_DIFF_SEED=7 cargo test --release --test differential -- --nocapture
+//! ```
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use common::layout::{make, Layout};
+use common::naive::{self, Num};
+use common::Rng;
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use ndarray_inner::{InnerError, InnerExt, InnerScalar};
+use num_complex::Complex;
+
+/// Largest `output elements * K` of one case: keeps the debug-build reference quick.
+const WORK_BUDGET: usize = 40_000;
+
+trait Elem: Num + InnerScalar {
+    /// A random value; `special` asks for NaN/Inf where the type has them.
+    fn random(rng: &mut Rng, special: bool) -> Self;
+    /// Equal as results: bit-equal integers, floats equal or both NaN.
+    fn same(self, other: Self) -> bool;
+}
+
+macro_rules! int_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn random(rng: &mut Rng, _special: bool) -> Self { rng.next_u64() as $t }
+            fn same(self, other: Self) -> bool { self == other }
+        }
+    )*};
+}
+int_elem!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+macro_rules! float_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn random(rng: &mut Rng, special: bool) -> Self {
+                if special && rng.next_u64() % 16 == 0 {
+                    [<$t>::NAN, <$t>::INFINITY, <$t>::NEG_INFINITY, -0.0][rng.next_u64() as usize % 4]
+                } else {
+                    rng.small(8) as $t
+                }
+            }
+            // Whole-number values keep every finite sum exact; which of NaN, +inf, -inf a sum
+            // with specials gives does not depend on the order of the terms.
+            fn same(self, other: Self) -> bool { self == other || (self.is_nan() && other.is_nan()) }
+        }
+        impl Elem for Complex<$t> {
+            // No specials: complex infinities differ between GEMM kernels (documented).
+            fn random(rng: &mut Rng, _special: bool) -> Self {
+                Complex::new(rng.small(8) as $t, rng.small(8) as $t)
+            }
+            fn same(self, other: Self) -> bool { self == other }
+        }
+    )*};
+}
+float_elem!(f32, f64);
+
+/// Lengths for one operand's axes: mostly small, sometimes at a block edge.
+fn random_len(rng: &mut Rng) -> usize {
+    const EDGES: [usize; 16] = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65];
+    match rng.next_u64() % 8 {
+        0..=4 => rng.next_u64() as usize % 5,
+        5 | 6 => EDGES[rng.next_u64() as usize % EDGES.len()],
+        _ => rng.next_u64() as usize % 71,
+    }
+}
+
+/// Halves random axes until `output elements * K <= WORK_BUDGET`, keeping the
+/// last axes equal when both operands have one.
+fn within_budget(rng: &mut Rng, sa: &mut [usize], sb: &mut [usize]) {
+    let work = |sa: &[usize], sb: &[usize]| -> usize {
+        let all = |s: &[usize]| s.iter().product::<usize>();
+        match (sa.split_last(), sb.split_last()) {
+            (None, _) => all(sb),
+            (_, None) => all(sa),
+            (Some((&k, la)), Some((_, lb))) => all(la) * all(lb) * k.max(1),
+        }
+    };
+    while work(sa, sb) > WORK_BUDGET {
+        let s: &mut [usize] = if sb.is_empty() || (!sa.is_empty() && rng.next_u64() % 2 == 0) {
+            &mut *sa
+        } else {
+            &mut *sb
+        };
+        let axis = rng.next_u64() as usize % s.len();
+        s[axis] /= 2;
+        let k = s.last().copied();
+        if let (Some(k), Some(a), Some(b)) = (k, sa.last_mut(), sb.last_mut()) {
+            *a = k;
+            *b = k;
+        }
+    }
+}
+
+fn random_layout(rng: &mut Rng) -> Layout {
+    match rng.next_u64() % 6 {
+        0 => Layout::C,
+        1 => Layout::F,
+        2 => Layout::Permuted(rng.next_u64()),
+        3 => Layout::Reversed(rng.next_u64() as u32),
+        4 => Layout::Stepped(rng.next_u64() as u32),
+        _ => Layout::Broadcast(rng.next_u64() as usize),
+    }
+}
+
+fn same_array<A: Elem>(got: &ArrayD<A>, want: &ArrayD<A>) -> bool {
+    got.shape() == want.shape() && got.iter().zip(want).all(|(&g, &w)| g.same(w))
+}
+
+/// One random case of element type `A`: inner, inner_conj, inner_axes, and a
+/// mismatched shape; returns a description of any disagreement.
+fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
+    let (na, nb) = (rng.next_u64() as usize % 7, rng.next_u64() as usize % 7);
+    let k = random_len(rng);
+    let mut sa: Vec<usize> = (0..na).map(|_| random_len(rng)).collect();
+    let mut sb: Vec<usize> = (0..nb).map(|_| random_len(rng)).collect();
+    if let Some(l) = sa.last_mut() {
+        *l = k;
+    }
+    if let Some(l) = sb.last_mut() {
+        *l = k;
+    }
+    within_budget(rng, &mut sa, &mut sb);
+    let special = rng.next_u64() % 4 == 0;
+    let (la, lb) = (random_layout(rng), random_layout(rng));
+    let a = make(
+        &ArrayD::from_shape_simple_fn(IxDyn(&sa), || A::random(rng, special)),
+        la,
+    );
+    let b = make(
+        &ArrayD::from_shape_simple_fn(IxDyn(&sb), || A::random(rng, special)),
+        lb,
+    );
+    let (a, b): (ArrayViewD<A>, ArrayViewD<A>) = (a.view(), b.view());
+    let what = format!("{} {sa:?} {la:?} . {sb:?} {lb:?}", std::any::type_name::<A>());
+
+    let run = |f: &dyn Fn() -> ArrayD<A>| catch_unwind(AssertUnwindSafe(f)).map_err(|_| format!("panic: {what}"));
+    let got = run(&|| a.inner(&b))?;
+    if !same_array(&got, &naive::inner(&a, &b, false)) {
+        return Err(format!("inner differs: {what}"));
+    }
+    let got = run(&|| a.inner_conj(&b))?;
+    if !same_array(&got, &naive::inner(&a, &b, true)) {
+        return Err(format!("inner_conj differs: {what}"));
+    }
+    if na > 0 && nb > 0 {
+        let (i, j) = (rng.next_u64() as usize % na, rng.next_u64() as usize % nb);
+        if sa[i] == sb[j] {
+            let got = run(&|| a.inner_axes(&b, Axis(i), Axis(j)))?;
+            if !same_array(&got, &naive::tensordot(&a, &b, i, j)) {
+                return Err(format!("inner_axes({i}, {j}) differs: {what}"));
+            }
+        }
+        // The same operands with b's last axis one longer: an error, never a panic.
+        let mut sb2 = sb.clone();
+        *sb2.last_mut().unwrap() += 1;
+        let b2 = ArrayD::from_elem(IxDyn(&sb2), <A as Num>::zero());
+        let err = catch_unwind(AssertUnwindSafe(|| a.try_inner(&b2))).map_err(|_| format!("panic: {what}"))?;
+        if !matches!(err, Err(InnerError::NotAligned { .. })) {
+            return Err(format!("mismatch not reported: {what}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn random_cases_agree_with_the_reference() {
+    let cases: usize = std::env::var("INNER_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    let seed: u64 = std::env::var("INNER_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03);
+    let mut failures = Vec::new();
+    for _ in 0..cases {
+        let result = match rng.next_u64() % 14 {
+            0 => case::<f32>(&mut rng),
+            1 => case::<f64>(&mut rng),
+            2 => case::<Complex<f32>>(&mut rng),
+            3 => case::<Complex<f64>>(&mut rng),
+            4 => case::<i8>(&mut rng),
+            5 => case::<i16>(&mut rng),
+            6 => case::<i32>(&mut rng),
+            7 => case::<i64>(&mut rng),
+            8 => case::<isize>(&mut rng),
+            9 => case::<u8>(&mut rng),
+            10 => case::<u16>(&mut rng),
+            11 => case::<u32>(&mut rng),
+            12 => case::<u64>(&mut rng),
+            _ => case::<usize>(&mut rng),
+        };
+        if let Err(e) = result {
+            failures.push(e);
+        }
+    }
+    eprintln!(
+        "differential: {cases} cases, seed {seed}, {} disagreements",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases disagree, first: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+}
