@@ -51,3 +51,13 @@ pub(crate) fn gemm_conj_nt<A: LinalgScalar + Kernel>(
         start = end;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `tests/fast_paths.rs` tests sizes around these: update it when they change.
+    #[test]
+    fn thresholds_that_fast_paths_tests_around() {
+        assert_eq!(super::TINY_MACS, 4096);
+        assert_eq!(super::CONJ_BLOCK_ROWS, 256);
+    }
+}

@@ -1,13 +1,17 @@
 //! Integers: a cache-blocked `C = A · Bᵀ` in safe Rust with wrapping arithmetic.
 //!
-//! Blocks of rows of `A` and `B` are packed into contiguous panels (so any layout
-//! reads the same), then a register tile of `MR x NR` dot products runs over the
-//! shared `K` block with one accumulator vector per pair: plain array loops that
-//! the compiler turns into SIMD (`multiversion` builds AVX2 and AVX-512 copies and
-//! picks one at run time). Wrapping `*` and `+` give NumPy's results exactly, since
-//! arithmetic modulo 2^bits does not depend on the order of the sum.
-
-use std::ops::Range;
+//! The classic GEMM loop nest: a block of `KC` columns of `NC` rows of `B` is packed
+//! into `NR`-wide micro-panels (`k`-major, so one `k` step reads `NR` contiguous
+//! values), a block of `MC` rows of `A` into `MR`-wide micro-panels, and the
+//! micro-kernel accumulates the `MR x NR` outer products of one `k` step after the
+//! other in a tile of accumulators that the compiler keeps in vector registers
+//! (`NR` lanes of one row are one or two SIMD vectors; `multiversion` builds AVX2 and
+//! AVX-512 copies and picks one at run time). No horizontal sums, no bounds checks in
+//! the inner loop (fixed-size arrays). Wrapping `*` and `+` give NumPy's results
+//! exactly: arithmetic modulo 2^bits does not depend on the order of the sum.
+//!
+//! With the `rayon` feature, row blocks of `A` (and of `C`) run on rayon's pool when
+//! the product is large enough to pay for it.
 
 use multiversion::multiversion;
 use ndarray::{s, ArrayView2, ArrayViewMut2};
@@ -30,140 +34,320 @@ macro_rules! wrapping_int {
 }
 wrapping_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
-/// Below this many multiply-adds the packed kernel's setup costs more than it saves.
-const TINY_MACS: usize = 4096;
-/// Length of the `K` block: a packed `A` tile and `B` tile stay in L1.
-const KC: usize = 256;
-/// Rows of `A` packed at a time (the panel reused across all of `B`'s block).
-const MC: usize = 64;
+/// At or below this many multiply-adds, plain dot products beat packing.
+pub(crate) const TINY_MACS: usize = 4096;
+/// Bytes of one row of the register tile: four 512-bit vectors (`NR` lanes of T).
+const NR_BYTES: usize = 256;
+/// Bytes of one packed `B` micro-panel (`KC x NR`), which the kernel re-reads for
+/// every micro-panel of `A`: half of a 32 KiB L1.
+const B_PANEL_BYTES: usize = 16 * 1024;
+/// Bytes of one packed `A` block (`MC x KC`): a quarter of a 1 MiB L2.
+const A_BLOCK_BYTES: usize = 256 * 1024;
 /// Rows of `B` packed at a time.
-const NC: usize = 256;
-/// The register tile: `MR` rows of `A` against `NR` rows of `B`.
-const MR: usize = 4;
-const NR: usize = 4;
+pub(crate) const NC: usize = 1024;
+/// Below this many multiply-adds the product stays on the calling thread.
+#[cfg(feature = "rayon")]
+pub(crate) const PARALLEL_MACS: usize = 1 << 21;
+
+/// The block sizes for elements of `size` bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Blocking {
+    /// Rows of the register tile (rows of `A` per micro-panel).
+    pub mr: usize,
+    /// Columns of the register tile (rows of `B` per micro-panel).
+    pub nr: usize,
+    /// Depth of a `K` block.
+    pub kc: usize,
+    /// Rows of `A` per block, a multiple of `mr`.
+    pub mc: usize,
+}
+
+/// The block sizes for elements of `size` bytes: 64-bit products are the slowest
+/// SIMD multiply, and measure best with four rows; narrower types with six.
+pub(crate) const fn blocking(size: usize) -> Blocking {
+    let mr = if size >= 8 { 4 } else { 6 };
+    let nr = NR_BYTES / size;
+    let kc = B_PANEL_BYTES / (nr * size);
+    let mc = A_BLOCK_BYTES / (kc * size) / mr * mr;
+    Blocking { mr, nr, kc, mc }
+}
 
 /// `c ← a · bᵀ` with wrapping arithmetic, for `a: (m, k)`, `b: (n, k)`, `c: (m, n)`.
+/// `c` is only written.
 pub(crate) fn gemm_nt<T: WrappingInt>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: ArrayViewMut2<'_, T>) {
     let (m, k) = a.dim();
     let n = b.nrows();
-    if m.saturating_mul(n).saturating_mul(k) <= TINY_MACS {
-        for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
-            for (b_row, c_ij) in b.rows().into_iter().zip(c_row.iter_mut()) {
-                *c_ij = a_row
-                    .iter()
-                    .zip(b_row.iter())
-                    .fold(T::default(), |acc, (&x, &y)| acc.wrapping_add_(x.wrapping_mul_(y)));
-            }
-        }
+    if m == 0 || n == 0 {
         return;
     }
-    // One accumulator vector is 32 bytes of lanes, whatever the width of T.
+    if k == 0 {
+        c.fill(T::default());
+        return;
+    }
+    if m.saturating_mul(n).saturating_mul(k) <= TINY_MACS {
+        return small(a, b, c);
+    }
+    // One register-tile row is `NR_BYTES` whatever the width of T.
     match std::mem::size_of::<T>() {
-        1 => blocked::<T, 32>(a, b, c.view_mut()),
-        2 => blocked::<T, 16>(a, b, c.view_mut()),
-        4 => blocked::<T, 8>(a, b, c.view_mut()),
-        _ => blocked::<T, 4>(a, b, c.view_mut()),
+        1 => blocked::<T, 6, 256>(a, b, c),
+        2 => blocked::<T, 6, 128>(a, b, c),
+        4 => blocked::<T, 6, 64>(a, b, c),
+        _ => blocked::<T, 4, 32>(a, b, c),
     }
 }
 
-fn blocked<T: WrappingInt, const L: usize>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: ArrayViewMut2<'_, T>) {
+/// Dot product by dot product, for products too small to pack.
+fn small<T: WrappingInt>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: ArrayViewMut2<'_, T>) {
+    let dot = |x: ndarray::ArrayView1<'_, T>, y: ndarray::ArrayView1<'_, T>| match (x.as_slice(), y.as_slice()) {
+        (Some(x), Some(y)) => x
+            .iter()
+            .zip(y)
+            .fold(T::default(), |acc, (&p, &q)| acc.wrapping_add_(p.wrapping_mul_(q))),
+        _ => x
+            .iter()
+            .zip(y.iter())
+            .fold(T::default(), |acc, (&p, &q)| acc.wrapping_add_(p.wrapping_mul_(q))),
+    };
+    for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
+        for (b_row, c_ij) in b.rows().into_iter().zip(c_row.iter_mut()) {
+            *c_ij = dot(a_row, b_row);
+        }
+    }
+}
+
+fn blocked<T: WrappingInt, const MR: usize, const NR: usize>(
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    mut c: ArrayViewMut2<'_, T>,
+) {
+    match c.as_slice_mut() {
+        Some(c) => blocked_c_order::<T, MR, NR>(a, b, c),
+        None => {
+            // Only reached through a caller with a strided output: compute in C
+            // order, then copy.
+            let mut tmp = ndarray::Array2::from_elem(c.raw_dim(), T::default());
+            let slice = tmp.as_slice_mut().expect("a new array is in C order");
+            blocked_c_order::<T, MR, NR>(a, b, slice);
+            c.assign(&tmp);
+        }
+    }
+}
+
+/// The blocked product into `c`, the `(m, n)` output in C order.
+fn blocked_c_order<T: WrappingInt, const MR: usize, const NR: usize>(
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    c: &mut [T],
+) {
     let (m, k) = a.dim();
     let n = b.nrows();
-    c.fill(T::default());
-    let mut a_pack = Vec::with_capacity(MC * KC);
-    let mut b_pack = Vec::with_capacity(NC * KC);
-    for k0 in (0..k).step_by(KC) {
-        let ks = k0..(k0 + KC).min(k);
-        for j0 in (0..n).step_by(NC) {
-            let js = j0..(j0 + NC).min(n);
-            pack(&b, js.clone(), ks.clone(), NR, &mut b_pack);
-            for i0 in (0..m).step_by(MC) {
-                let is = i0..(i0 + MC).min(m);
-                pack(&a, is.clone(), ks.clone(), MR, &mut a_pack);
-                panel::<T, L>(&a_pack, &b_pack, ks.len(), c.slice_mut(s![is, js.clone()]));
-            }
+    let Blocking { kc, mc, .. } = blocking(std::mem::size_of::<T>());
+    let threads = threads_for(m, n, k, MR);
+    // Split the rows evenly between threads, each share a whole number of tiles.
+    let mc = mc.min(m.div_ceil(threads).div_ceil(MR) * MR);
+    let mut b_pack = Vec::new();
+    let mut a_pack = Vec::new();
+    for j0 in (0..n).step_by(NC) {
+        let js = j0..(j0 + NC).min(n);
+        for k0 in (0..k).step_by(kc) {
+            let ks = k0..(k0 + kc).min(k);
+            pack::<T, NR>(b.slice(s![js.clone(), ks.clone()]), &mut b_pack);
+            let block = |a_pack: &mut Vec<T>, i: usize, c_rows: &mut [T]| {
+                let i0 = i * mc;
+                let rows = c_rows.len() / n;
+                pack::<T, MR>(a.slice(s![i0..i0 + rows, ks.clone()]), a_pack);
+                let tiles = Tiles {
+                    c: c_rows,
+                    ldc: n,
+                    j0,
+                    first: k0 == 0,
+                };
+                macro_kernel::<T, MR, NR>(a_pack, &b_pack, ks.len(), js.len(), tiles);
+            };
+            run_blocks(c, mc * n, threads, &mut a_pack, block);
         }
     }
 }
 
-/// Copies rows `rows`, columns `cols` of `src` into `dst` row after row, padding
-/// with zero rows up to a multiple of `multiple` (zero rows add nothing to a sum).
-fn pack<T: WrappingInt>(
-    src: &ArrayView2<'_, T>,
-    rows: Range<usize>,
-    cols: Range<usize>,
-    multiple: usize,
-    dst: &mut Vec<T>,
-) {
+/// Where a block's tiles go: rows of `c` (C order, `ldc` apart), from column `j0`.
+struct Tiles<'a, T> {
+    c: &'a mut [T],
+    ldc: usize,
+    j0: usize,
+    /// The first `K` block overwrites, the others add.
+    first: bool,
+}
+
+/// How many threads a product of this size gets: one unless it is large.
+pub(crate) fn threads_for(m: usize, n: usize, k: usize, mr: usize) -> usize {
+    #[cfg(feature = "rayon")]
+    {
+        if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS && m >= 2 * mr {
+            return rayon::current_num_threads().min(m.div_ceil(mr)).max(1);
+        }
+    }
+    let _ = (m, n, k, mr);
+    1
+}
+
+/// Runs `block(scratch, index, rows)` on every chunk of `chunk` elements of `c`, on
+/// rayon's pool when `threads > 1`.
+fn run_blocks<T, F>(c: &mut [T], chunk: usize, threads: usize, a_pack: &mut Vec<T>, block: F)
+where
+    T: WrappingInt,
+    F: Fn(&mut Vec<T>, usize, &mut [T]) + Sync,
+{
+    #[cfg(feature = "rayon")]
+    if threads > 1 {
+        use rayon::prelude::*;
+        c.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each_init(Vec::new, |buf, (i, rows)| block(buf, i, rows));
+        return;
+    }
+    let _ = threads;
+    for (i, rows) in c.chunks_mut(chunk).enumerate() {
+        block(a_pack, i, rows);
+    }
+}
+
+/// Packs the rows of `src` into `W`-wide micro-panels, `k`-major:
+/// `dst[p * W * kc + kk * W + r] = src[p * W + r, kk]`, zero beyond the last row
+/// (zero rows add nothing to a sum).
+fn pack<T: WrappingInt, const W: usize>(src: ArrayView2<'_, T>, dst: &mut Vec<T>) {
+    let (rows, kc) = src.dim();
+    let panels = rows.div_ceil(W);
     dst.clear();
-    let width = cols.len();
-    let padded_rows = rows.len().div_ceil(multiple) * multiple;
-    for row in src.slice(s![rows, cols]).rows() {
-        match row.as_slice() {
-            Some(slice) => dst.extend_from_slice(slice),
-            None => dst.extend(row.iter().copied()),
-        }
-    }
-    dst.resize(padded_rows * width, T::default());
-}
-
-/// Adds `a_pack · b_packᵀ` (rows of length `kc`) into `c`, one register tile at a time.
-fn panel<T: WrappingInt, const L: usize>(a_pack: &[T], b_pack: &[T], kc: usize, mut c: ArrayViewMut2<'_, T>) {
-    let (m, n) = c.dim();
-    for (ti, a_tile) in a_pack.chunks_exact(MR * kc).enumerate() {
-        for (tj, b_tile) in b_pack.chunks_exact(NR * kc).enumerate() {
-            let sums = tile::<T, L>(a_tile, b_tile, kc);
-            for (r, sums_r) in sums.iter().enumerate() {
-                let i = ti * MR + r;
-                if i >= m {
-                    break;
-                }
-                for (q, &sum) in sums_r.iter().enumerate() {
-                    let j = tj * NR + q;
-                    if j >= n {
-                        break;
+    dst.resize(panels * W * kc, T::default());
+    for (p, panel) in dst.chunks_exact_mut(W * kc).enumerate() {
+        let group = src.slice(s![p * W..(p * W + W).min(rows), ..]);
+        for (r, row) in group.rows().into_iter().enumerate() {
+            match row.as_slice() {
+                Some(row) => {
+                    for (dst_k, &x) in panel.chunks_exact_mut(W).zip(row) {
+                        dst_k[r] = x;
                     }
-                    c[[i, j]] = c[[i, j]].wrapping_add_(sum);
+                }
+                None => {
+                    for (dst_k, &x) in panel.chunks_exact_mut(W).zip(row.iter()) {
+                        dst_k[r] = x;
+                    }
                 }
             }
         }
     }
 }
 
-/// The `MR x NR` dot products of `MR` packed rows of `A` with `NR` packed rows of
-/// `B`, each row `kc` long. `L` lanes per accumulator let the compiler use whole
-/// vector registers; the lanes are summed at the end.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn tile<T: WrappingInt, const L: usize>(a: &[T], b: &[T], kc: usize) -> [[T; NR]; MR] {
-    let zero = T::default();
-    let mut acc = [[[zero; L]; NR]; MR];
-    let full = kc / L * L;
-    let mut k0 = 0;
-    while k0 < full {
-        let a_vecs: [[T; L]; MR] = std::array::from_fn(|r| a[r * kc + k0..][..L].try_into().expect("L lanes"));
-        let b_vecs: [[T; L]; NR] = std::array::from_fn(|q| b[q * kc + k0..][..L].try_into().expect("L lanes"));
-        for r in 0..MR {
-            for q in 0..NR {
-                for l in 0..L {
-                    acc[r][q][l] = acc[r][q][l].wrapping_add_(a_vecs[r][l].wrapping_mul_(b_vecs[q][l]));
+/// `c (+)= a_pack · b_packᵀ` for one block of `n` columns: every `MR x NR` tile, the
+/// micro-panel of `B` held in L1 across the micro-panels of `A`.
+fn macro_kernel<T: WrappingInt, const MR: usize, const NR: usize>(
+    a_pack: &[T],
+    b_pack: &[T],
+    kc: usize,
+    n: usize,
+    out: Tiles<'_, T>,
+) {
+    let m = out.c.len() / out.ldc;
+    for (tj, b_panel) in b_pack.chunks_exact(NR * kc).enumerate() {
+        let j = out.j0 + tj * NR;
+        let nj = NR.min(n - tj * NR);
+        for (ti, a_panel) in a_pack.chunks_exact(MR * kc).enumerate() {
+            let i0 = ti * MR;
+            let mut tile = [[T::default(); NR]; MR];
+            micro_kernel::<T, MR, NR>(a_panel, b_panel, &mut tile);
+            for (r, sums) in tile.iter().enumerate().take(m - i0) {
+                let dst = &mut out.c[(i0 + r) * out.ldc + j..][..nj];
+                if out.first {
+                    dst.copy_from_slice(&sums[..nj]);
+                } else {
+                    dst.iter_mut().zip(sums).for_each(|(d, &s)| *d = d.wrapping_add_(s));
                 }
             }
         }
-        k0 += L;
     }
-    let mut sums = [[zero; NR]; MR];
-    for r in 0..MR {
-        for q in 0..NR {
-            let mut s = acc[r][q].iter().fold(zero, |s, &x| s.wrapping_add_(x));
-            for kk in full..kc {
-                s = s.wrapping_add_(a[r * kc + kk].wrapping_mul_(b[q * kc + kk]));
+}
+
+/// `MR x NR` sums of one `K` block, added into `out`.
+#[inline(always)]
+fn micro_kernel<T: WrappingInt, const MR: usize, const NR: usize>(
+    a_panel: &[T],
+    b_panel: &[T],
+    out: &mut [[T; NR]; MR],
+) {
+    let out = out.as_mut_slice();
+    if let Ok(out) = out.try_into() {
+        kernel_4(a_panel, b_panel, out);
+    } else if let Ok(out) = out.try_into() {
+        kernel_6(a_panel, b_panel, out);
+    } else {
+        unreachable!("register tiles have 4 or 6 rows");
+    }
+}
+
+/// One row of the register tile: `acc += a * b`, lane by lane.
+#[inline(always)]
+fn row_update<T: WrappingInt, const NR: usize>(acc: &mut [T; NR], a: T, b: &[T; NR]) {
+    for j in 0..NR {
+        acc[j] = acc[j].wrapping_add_(a.wrapping_mul_(b[j]));
+    }
+}
+
+// The micro-kernels: for each `k`, the outer product of `MR` values of `A` with `NR`
+// values of `B`. The rows are written out one by one (not a loop over rows): LLVM
+// then vectorises each row across its `NR` lanes and keeps the whole tile in
+// registers; with a row loop it vectorised across rows with gathers, ten times slower.
+macro_rules! micro_kernels {
+    ($($name:ident: $mr:literal [$($a:ident $r:ident),*];)*) => {$(
+        #[multiversion(targets(
+            "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+            "x86_64+avx2+fma",
+            "aarch64+neon"
+        ))]
+        fn $name<T: WrappingInt, const NR: usize>(a_panel: &[T], b_panel: &[T], out: &mut [[T; NR]; $mr]) {
+            let mut acc = [[T::default(); NR]; $mr];
+            for (a_k, b_k) in a_panel.chunks_exact($mr).zip(b_panel.chunks_exact(NR)) {
+                let a_k: &[T; $mr] = a_k.try_into().expect("MR values");
+                let b_k: &[T; NR] = b_k.try_into().expect("NR values");
+                let [$($a),*] = *a_k;
+                let [$($r),*] = &mut acc;
+                $(row_update($r, $a, b_k);)*
             }
-            sums[r][q] = s;
+            for r in 0..$mr {
+                for j in 0..NR {
+                    out[r][j] = out[r][j].wrapping_add_(acc[r][j]);
+                }
+            }
         }
+    )*};
+}
+
+micro_kernels! {
+    kernel_4: 4 [a0 r0, a1 r1, a2 r2, a3 r3];
+    kernel_6: 6 [a0 r0, a1 r1, a2 r2, a3 r3, a4 r4, a5 r5];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tests/fast_paths.rs` tests sizes around these block edges: update its
+    /// constants when they change.
+    #[test]
+    fn block_sizes_that_fast_paths_tests_around() {
+        assert_eq!(TINY_MACS, 4096);
+        assert_eq!(NC, 1024);
+        let by_size = [1, 2, 4, 8].map(|size| {
+            let b = blocking(size);
+            (b.mr, b.nr, b.kc, b.mc)
+        });
+        assert_eq!(
+            by_size,
+            [
+                (6, 256, 64, 4092),
+                (6, 128, 64, 2046),
+                (6, 64, 64, 1020),
+                (4, 32, 64, 512)
+            ]
+        );
     }
-    sums
 }

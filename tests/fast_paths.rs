@@ -1,0 +1,417 @@
+//! Every fast path of the kernels against a naive reference written out plainly
+//! here: each element type, sizes at and around every block edge of the kernels,
+//! the tiny-product threshold, `m == 1`, `n == 1`, `k == 0`, strided, reversed,
+//! broadcast, F-order and 3-D operands, and integer wrap-around at the type limits.
+//!
+//! The block sizes below mirror `src/kernel/integer.rs` and `src/kernel/gemm.rs`;
+//! a unit test there fails when they change, as a reminder to update these.
+//! Speed is never asserted here.
+
+use ndarray::{s, Array, Array2, ArrayD, ArrayView2, ArrayViewD, Dimension, IxDyn, ShapeBuilder};
+use ndarray_inner::{InnerExt, InnerScalar};
+use num_complex::Complex;
+
+/// Multiply-adds at or below which both kernels take their dot-product path.
+const TINY_MACS: usize = 4096;
+/// Integer register tiles: rows (`MR`) for 8-byte and for narrower elements.
+const MR_WIDE: usize = 4;
+const MR_NARROW: usize = 6;
+/// Integer register-tile columns (`NR`) per element size 1, 2, 4, 8 bytes.
+const NR_BY_SIZE: [usize; 4] = [256, 128, 64, 32];
+/// Integer `K` block, the same for every element size.
+const KC: usize = 64;
+/// Integer rows of `B` per block.
+const NC: usize = 1024;
+/// Complex rows conjugated at a time by `inner_conj`.
+const CONJ_BLOCK_ROWS: usize = 256;
+
+/// What the reference needs of an element type.
+trait Elem: InnerScalar + std::fmt::Debug {
+    /// A deterministic element from a counter; small integers for the floats, so
+    /// every sum here is exact and results compare with `==`.
+    fn gen(i: usize) -> Self;
+    /// `acc + x * y`, wrapping for integers.
+    fn mul_add(acc: Self, x: Self, y: Self) -> Self;
+    fn conj_(self) -> Self {
+        self
+    }
+}
+
+fn small(i: usize) -> i64 {
+    // A scrambled counter in -8..=8.
+    ((i.wrapping_mul(2_654_435_761) >> 7) % 17) as i64 - 8
+}
+
+macro_rules! int_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn gen(i: usize) -> Self { small(i) as $t }
+            fn mul_add(acc: Self, x: Self, y: Self) -> Self { acc.wrapping_add(x.wrapping_mul(y)) }
+        }
+    )*};
+}
+int_elem!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+macro_rules! float_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn gen(i: usize) -> Self { small(i) as $t }
+            fn mul_add(acc: Self, x: Self, y: Self) -> Self { acc + x * y }
+        }
+        impl Elem for Complex<$t> {
+            fn gen(i: usize) -> Self { Complex::new(small(i) as $t, small(i + 7919) as $t) }
+            fn mul_add(acc: Self, x: Self, y: Self) -> Self { acc + x * y }
+            fn conj_(self) -> Self { self.conj() }
+        }
+    )*};
+}
+float_elem!(f32, f64);
+
+/// The naive `np.inner`: every output element a plain loop over the last axis.
+fn naive<T: Elem>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, conj: bool) -> ArrayD<T> {
+    let k = *a.shape().last().unwrap();
+    assert_eq!(k, *b.shape().last().unwrap());
+    let rows = |v: &ArrayViewD<'_, T>| -> Vec<Vec<T>> {
+        let m = v
+            .len()
+            .checked_div(k)
+            .unwrap_or_else(|| v.shape()[..v.ndim() - 1].iter().product());
+        let mut out = vec![Vec::with_capacity(k); m];
+        for (idx, &x) in v.indexed_iter() {
+            let flat = idx.slice()[..v.ndim() - 1]
+                .iter()
+                .zip(&v.shape()[..v.ndim() - 1])
+                .fold(0, |acc, (&i, &d)| acc * d + i);
+            out[flat].push(x);
+        }
+        out
+    };
+    let (ar, br) = (rows(a), rows(b));
+    let mut shape = a.shape()[..a.ndim() - 1].to_vec();
+    shape.extend_from_slice(&b.shape()[..b.ndim() - 1]);
+    let mut data = Vec::with_capacity(ar.len() * br.len());
+    for x in &ar {
+        for y in &br {
+            let mut acc = T::zero();
+            for kk in 0..k {
+                let xk = if conj { x[kk].conj_() } else { x[kk] };
+                acc = T::mul_add(acc, xk, y[kk]);
+            }
+            data.push(acc);
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), data).unwrap()
+}
+
+fn filled<T: Elem>(shape: &[usize], seed: usize) -> ArrayD<T> {
+    let mut i = seed;
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+        i += 1;
+        T::gen(i)
+    })
+}
+
+fn check<T: Elem>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, what: &str) {
+    let expected = naive(a, b, false);
+    let got: ArrayD<T> = a.inner(b);
+    assert_eq!(got, expected, "{what}: a {:?} b {:?}", a.shape(), b.shape());
+    // The typed 2-D entry point takes the same kernel path.
+    if a.ndim() == 2 && b.ndim() == 2 {
+        let a2 = a.view().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let b2 = b.view().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let got2: Array2<T> = a2.inner(&b2);
+        assert_eq!(got2.into_dyn(), expected, "{what} (Ix2)");
+    }
+}
+
+/// `inner` on `(m, k) . (n, k)` in C order.
+fn check_mnk<T: Elem>(m: usize, n: usize, k: usize) {
+    let a = filled::<T>(&[m, k], 1);
+    let b = filled::<T>(&[n, k], 1_000_003);
+    check(&a.view(), &b.view(), &format!("{m}x{n}x{k}"));
+}
+
+/// Sizes at, just below and just above `edge` (and never zero).
+fn around(edge: usize) -> [usize; 3] {
+    [edge.saturating_sub(1).max(1), edge, edge + 1]
+}
+
+/// Every integer kernel block edge for an element of `size` bytes.
+fn integer_edges<T: Elem>(size: usize) {
+    let mr = if size >= 8 { MR_WIDE } else { MR_NARROW };
+    let nr = NR_BY_SIZE[size.trailing_zeros() as usize];
+    // Register tile edges in m and n, with k past the tiny threshold.
+    for m in around(mr).into_iter().chain(around(2 * mr)) {
+        for n in around(nr) {
+            check_mnk::<T>(m, n, 67);
+        }
+    }
+    // The K block: one, one and a bit, two blocks.
+    for k in around(KC).into_iter().chain(around(2 * KC)) {
+        check_mnk::<T>(mr + 1, nr + 3, k);
+    }
+    // The rows-of-B block.
+    for n in around(NC) {
+        check_mnk::<T>(mr - 1, n, 9);
+    }
+}
+
+#[test]
+fn integer_block_edges_every_type() {
+    integer_edges::<i8>(1);
+    integer_edges::<u8>(1);
+    integer_edges::<i16>(2);
+    integer_edges::<u16>(2);
+    integer_edges::<i32>(4);
+    integer_edges::<u32>(4);
+    integer_edges::<i64>(8);
+    integer_edges::<u64>(8);
+    integer_edges::<isize>(std::mem::size_of::<isize>());
+    integer_edges::<usize>(std::mem::size_of::<usize>());
+}
+
+/// The rows-of-A block (`MC`, from `integer::blocking`) and the split between
+/// threads, which follows it: sizes around it for i64 (512) and i32 (1020).
+#[test]
+fn integer_row_block_edges() {
+    for m in around(512) {
+        check_mnk::<i64>(m, 33, 65);
+    }
+    for m in around(1020) {
+        check_mnk::<i32>(m, 65, 17);
+    }
+}
+
+/// Large enough to run on several threads when the `rayon` feature is on
+/// (2^21 multiply-adds and more), with ragged edges everywhere.
+#[test]
+fn integer_parallel_sizes() {
+    check_mnk::<i64>(131, 257, 129);
+    check_mnk::<i32>(263, 131, 67);
+    check_mnk::<u8>(97, 300, 130);
+}
+
+#[test]
+fn tiny_threshold_every_type() {
+    fn each<T: Elem>() {
+        // m * n * k at TINY_MACS - 1 .. TINY_MACS + 1 and around it.
+        for (m, n, k) in [
+            (16, 16, 16),
+            (1, 1, 4095),
+            (1, 1, 4096),
+            (1, 1, 4097),
+            (3, 7, 195),
+            (17, 16, 16),
+            (15, 16, 17),
+        ] {
+            check_mnk::<T>(m, n, k);
+        }
+        assert_eq!(16 * 16 * 16, TINY_MACS);
+    }
+    each::<f32>();
+    each::<f64>();
+    each::<Complex<f32>>();
+    each::<Complex<f64>>();
+    each::<i8>();
+    each::<i16>();
+    each::<i32>();
+    each::<i64>();
+    each::<u8>();
+    each::<u64>();
+    each::<usize>();
+}
+
+#[test]
+fn vector_and_degenerate_shapes_every_type() {
+    fn each<T: Elem>() {
+        for (m, n, k) in [
+            (1, 1, 1),
+            (1, 300, 70),  // m == 1: matrix-vector
+            (300, 1, 70),  // n == 1: matrix-vector
+            (1, 1, 10000), // one long dot product
+            (5, 3, 0),     // k == 0: all zeros
+            (0, 3, 4),     // empty output
+            (3, 0, 4),
+            (97, 89, 83), // odd sizes everywhere
+            (128, 128, 128),
+        ] {
+            check_mnk::<T>(m, n, k);
+        }
+        // 1-D operands and mixed dimensions.
+        let v = filled::<T>(&[70], 3);
+        let w = filled::<T>(&[70], 5);
+        let m = filled::<T>(&[9, 70], 7);
+        check(&v.view(), &w.view(), "1-D . 1-D");
+        check(&m.view(), &v.view(), "2-D . 1-D");
+        check(&v.view(), &m.view(), "1-D . 2-D");
+    }
+    each::<f32>();
+    each::<f64>();
+    each::<Complex<f32>>();
+    each::<Complex<f64>>();
+    each::<i8>();
+    each::<i16>();
+    each::<i32>();
+    each::<i64>();
+    each::<isize>();
+    each::<u8>();
+    each::<u16>();
+    each::<u32>();
+    each::<u64>();
+    each::<usize>();
+}
+
+/// The layouts the 2-D merge sees: F order, transposed, stepped, reversed,
+/// broadcast, and operands with more than two axes.
+fn layouts<T: Elem>(m: usize, n: usize, k: usize) {
+    let a = filled::<T>(&[m, k], 11);
+    let b = filled::<T>(&[n, k], 13);
+    let what = |s: &str| format!("{s} {m}x{n}x{k}");
+
+    // F order.
+    let af = Array::from_shape_vec(IxDyn(&[m, k]).f(), a.t().iter().copied().collect()).unwrap();
+    assert_eq!(af, a);
+    check(&af.view(), &b.view(), &what("F-order a"));
+    check(
+        &a.view(),
+        &af.view().slice_move(s![..n.min(m), ..]).into_dyn(),
+        &what("F-order b"),
+    );
+
+    // Transposed view of a (k, m) array.
+    let at = filled::<T>(&[k, m], 17);
+    check(&at.t(), &b.view(), &what("transposed a"));
+
+    // Stepped last axis, stepped rows.
+    let wide = filled::<T>(&[2 * m, 2 * k], 19);
+    let stepped = wide.slice(s![..;2, ..;2]).into_dyn();
+    check(&stepped, &b.view(), &what("stepped a"));
+    check(&b.view(), &stepped, &what("stepped b"));
+    let rows_only = wide.slice(s![..;2, ..k]).into_dyn();
+    check(&rows_only, &b.view(), &what("row-stepped a"));
+
+    // Negative strides on each axis and both.
+    check(
+        &a.slice(s![..;-1, ..]).into_dyn(),
+        &b.view(),
+        &what("reversed rows of a"),
+    );
+    check(&a.view(), &b.slice(s![.., ..;-1]).into_dyn(), &what("reversed k of b"));
+    check(
+        &a.slice(s![..;-1, ..;-1]).into_dyn(),
+        &b.slice(s![..;-1, ..;-1]).into_dyn(),
+        &what("reversed both"),
+    );
+
+    // Broadcast: one row of b repeated, and a broadcast leading axis of a 3-D a.
+    let row = filled::<T>(&[k], 23);
+    let b_bcast = row.broadcast(IxDyn(&[n, k])).unwrap();
+    check(&a.view(), &b_bcast, &what("broadcast b"));
+    let a3 = a.broadcast(IxDyn(&[2, m, k])).unwrap();
+    check(&a3, &b.view(), &what("broadcast 3-D a"));
+
+    // 3-D operands, C order (merge to 2-D as views) and with a permuted leading pair.
+    let a3 = filled::<T>(&[2, m, k], 29);
+    let b3 = filled::<T>(&[3, n, k], 31);
+    check(&a3.view(), &b.view(), &what("3-D a"));
+    check(&a3.view(), &b3.view(), &what("3-D a, 3-D b"));
+    let a3p = a3.view().permuted_axes(IxDyn(&[1, 0, 2]));
+    check(&a3p, &b3.view(), &what("permuted 3-D a"));
+    // A strided last axis on a 3-D operand.
+    let wide3 = filled::<T>(&[2, m, 2 * k], 37);
+    check(
+        &wide3.slice(s![.., .., ..;2]).into_dyn(),
+        &b.view(),
+        &what("stepped 3-D a"),
+    );
+}
+
+#[test]
+fn layouts_every_type() {
+    // A tiny product, a matrix-vector-sized one, and one past every first block edge.
+    for (m, n, k) in [(3, 2, 5), (1, 40, 130), (13, 70, 67)] {
+        layouts::<f32>(m, n, k);
+        layouts::<f64>(m, n, k);
+        layouts::<Complex<f32>>(m, n, k);
+        layouts::<Complex<f64>>(m, n, k);
+        layouts::<i8>(m, n, k);
+        layouts::<i16>(m, n, k);
+        layouts::<i32>(m, n, k);
+        layouts::<i64>(m, n, k);
+        layouts::<u32>(m, n, k);
+        layouts::<usize>(m, n, k);
+    }
+}
+
+#[test]
+fn integer_wraps_at_type_limits() {
+    fn each<T: Elem>(values: &[T]) {
+        for &(m, n, k) in &[(2, 3, 5), (7, 40, 70), (9, 70, 131)] {
+            let a = Array2::from_shape_fn((m, k), |(i, j)| values[(i * 3 + j) % values.len()]).into_dyn();
+            let b = Array2::from_shape_fn((n, k), |(i, j)| values[(i + j * 5) % values.len()]).into_dyn();
+            check(&a.view(), &b.view(), "limits");
+        }
+    }
+    each::<i8>(&[i8::MIN, i8::MAX, -1, 1, 0, i8::MIN + 1]);
+    each::<u8>(&[u8::MAX, 0, 1, 128, 255, 3]);
+    each::<i16>(&[i16::MIN, i16::MAX, -1, 1]);
+    each::<u16>(&[u16::MAX, 1, 0x8000]);
+    each::<i32>(&[i32::MIN, i32::MAX, -1, 1, 0x10000]);
+    each::<u32>(&[u32::MAX, 1, 0x8000_0000]);
+    each::<i64>(&[i64::MIN, i64::MAX, -1, 1, 1 << 32]);
+    each::<u64>(&[u64::MAX, 1, 1 << 63]);
+    each::<isize>(&[isize::MIN, isize::MAX, -1]);
+    each::<usize>(&[usize::MAX, 1, 2]);
+}
+
+#[test]
+fn conj_every_block_edge() {
+    fn each<T: Elem>() {
+        for m in around(CONJ_BLOCK_ROWS).into_iter().chain([1, 2 * CONJ_BLOCK_ROWS + 1]) {
+            let a = filled::<T>(&[m, 9], 41);
+            let b = filled::<T>(&[5, 9], 43);
+            let got: ArrayD<T> = a.inner_conj(&b);
+            assert_eq!(got, naive(&a.view(), &b.view(), true), "conj m={m}");
+        }
+        // Past the tiny threshold, with a strided a.
+        let a = filled::<T>(&[40, 260], 47);
+        let b = filled::<T>(&[33, 130], 53);
+        let a_s = a.slice(s![.., ..;2]).into_dyn();
+        let got: ArrayD<T> = a_s.inner_conj(&b);
+        assert_eq!(got, naive(&a_s, &b.view(), true), "conj strided");
+    }
+    each::<Complex<f32>>();
+    each::<Complex<f64>>();
+    // Real types: inner_conj is inner.
+    each::<f64>();
+    each::<i32>();
+}
+
+#[test]
+fn inner_into_non_standard_output() {
+    let a = filled::<i64>(&[13, 70], 59);
+    let b = filled::<i64>(&[37, 70], 61);
+    let expected = naive(&a.view(), &b.view(), false);
+    let mut out = Array2::<i64>::zeros((37, 13));
+    let mut out_t = out.view_mut().reversed_axes();
+    a.inner_into(&b, &mut out_t).unwrap();
+    assert_eq!(out.t().into_dyn(), expected);
+    let af = filled::<f64>(&[13, 70], 59);
+    let bf = filled::<f64>(&[37, 70], 61);
+    let mut outf = Array2::<f64>::zeros((13, 74));
+    let mut stepped = outf.slice_mut(s![.., ..;2]);
+    af.inner_into(&bf, &mut stepped).unwrap();
+    assert_eq!(stepped.into_dyn(), naive(&af.view(), &bf.view(), false));
+}
+
+#[test]
+fn column_views_of_one_array() {
+    // Rows of a and b from the same buffer, along both axes.
+    let base = filled::<f64>(&[50, 90], 67);
+    let base2: ArrayView2<'_, f64> = base.view().into_dimensionality().unwrap();
+    let a = base2.slice(s![..20, ..]).into_dyn();
+    let b = base2.slice(s![20.., ..]).into_dyn();
+    check(&a, &b, "two slices of one array");
+    let cols = base2.t().slice_move(s![..45, ..]).into_dyn();
+    check(&cols, &base2.t().slice_move(s![45.., ..]).into_dyn(), "columns");
+}
