@@ -2,7 +2,7 @@
 //! with the `blas` feature), with direct paths where GEMM's setup would dominate.
 
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
-use ndarray::{s, ArrayView2, ArrayViewMut2, LinalgScalar};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
 
 use super::sealed::Kernel;
 
@@ -23,7 +23,7 @@ pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A
     if m.saturating_mul(n).saturating_mul(k) <= TINY_MACS {
         for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
             for (b_row, c_ij) in b.rows().into_iter().zip(c_row.iter_mut()) {
-                *c_ij = a_row.dot(&b_row);
+                *c_ij = dot(a_row, b_row);
             }
         }
     } else if m == 1 {
@@ -32,6 +32,29 @@ pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A
         general_mat_vec_mul(A::one(), &a, &b.row(0), A::zero(), &mut c.column_mut(0));
     } else {
         general_mat_mul(A::one(), &a, &b.t(), A::zero(), &mut c);
+    }
+}
+
+/// A dot product in plain Rust: ndarray's `dot` would call BLAS for 32 elements
+/// and more with the `blas` feature, a library call per element of a tiny output.
+#[inline]
+fn dot<A: LinalgScalar>(x: ArrayView1<'_, A>, y: ArrayView1<'_, A>) -> A {
+    match (x.as_slice(), y.as_slice()) {
+        (Some(x), Some(y)) if x.len() >= 16 => {
+            // Eight independent sums, so the compiler can keep them in SIMD lanes.
+            let mut acc = [A::zero(); 8];
+            let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+            let tail = xc.remainder().iter().zip(yc.remainder());
+            for (xs, ys) in xc.zip(yc) {
+                for l in 0..8 {
+                    acc[l] = acc[l] + xs[l] * ys[l];
+                }
+            }
+            let head = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+            tail.fold(head, |s, (&p, &q)| s + p * q)
+        }
+        (Some(x), Some(y)) => x.iter().zip(y).fold(A::zero(), |s, (&p, &q)| s + p * q),
+        _ => x.iter().zip(y.iter()).fold(A::zero(), |s, (&p, &q)| s + p * q),
     }
 }
 

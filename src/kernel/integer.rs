@@ -141,7 +141,8 @@ fn blocked_c_order<T: WrappingInt, const MR: usize, const NR: usize>(
 ) {
     let (m, k) = a.dim();
     let n = b.nrows();
-    let Blocking { kc, mc, .. } = blocking(std::mem::size_of::<T>());
+    let Blocking { mr, nr, kc, mc } = blocking(std::mem::size_of::<T>());
+    debug_assert_eq!((mr, nr), (MR, NR), "the dispatch in gemm_nt matches blocking()");
     let threads = threads_for(m, n, k, MR);
     // Split the rows evenly between threads, each share a whole number of tiles.
     let mc = mc.min(m.div_ceil(threads).div_ceil(MR) * MR);
