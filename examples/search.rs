@@ -1,0 +1,235 @@
+//! Exact top-k search of a database of embeddings, from `.npy` files or a seeded
+//! random set; prints the top hits, the throughput and the peak memory.
+//!
+//! ```text
+//! cargo run --release --example search -- [DB.npy QUERIES.npy] [K] [options]
+//!
+//!   DB.npy, QUERIES.npy  2-D float32 or float64 arrays, (N, d) and (Q, d), both
+//!                        the same type; without them a seeded random set is made
+//!   K                    hits per query (default 10)
+//!   --metric ip|cosine   inner product (default) or cosine
+//!   --random N,D,Q       size of the random set (default 100000,128,1000)
+//!   --seed S             seed of the random set (default 1)
+//!   --reps R             searches to time; the median is reported (default 3)
+//!   --show Q             queries whose hits are printed (default 3)
+//!   --print-all          print every query's hits, one line each:
+//!                        `hits <query> <index>:<score> ...` (for scripts/search_check.py)
+//! ```
+//!
+//! Threads: `RAYON_NUM_THREADS` (the search's blocks) and `MATMUL_NUM_THREADS`
+//! (inside each GEMM); `RAYON_NUM_THREADS=1 MATMUL_NUM_THREADS=1` is one thread.
+
+use std::fmt::Display;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ndarray::Array2;
+use ndarray_inner::search::{top_k, Metric, SearchScalar, TopK};
+use ndarray_npy::{read_npy, ReadNpyError, ReadableElement};
+
+struct Options {
+    files: Option<(String, String)>,
+    k: usize,
+    metric: Metric,
+    random: (usize, usize, usize),
+    seed: u64,
+    reps: usize,
+    show: usize,
+    print_all: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options {
+        files: None,
+        k: 10,
+        metric: Metric::InnerProduct,
+        random: (100_000, 128, 1000),
+        seed: 1,
+        reps: 3,
+        show: 3,
+        print_all: false,
+    };
+    let mut positional = Vec::new();
+    let mut args = std::env::args().skip(1);
+    let number = |v: Option<String>, what: &str| -> Result<usize, String> {
+        v.as_deref()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("{what} needs a number"))
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--metric" => {
+                opts.metric = match args.next().as_deref() {
+                    Some("ip") => Metric::InnerProduct,
+                    Some("cosine") => Metric::Cosine,
+                    _ => return Err("--metric takes ip or cosine".into()),
+                }
+            }
+            "--random" => {
+                let v = args.next().unwrap_or_default();
+                let dims: Vec<usize> = v.split(',').filter_map(|s| s.parse().ok()).collect();
+                let [n, d, q] = dims[..] else {
+                    return Err("--random takes N,D,Q".into());
+                };
+                opts.random = (n, d, q);
+            }
+            "--seed" => opts.seed = number(args.next(), "--seed")? as u64,
+            "--reps" => opts.reps = number(args.next(), "--reps")?.max(1),
+            "--show" => opts.show = number(args.next(), "--show")?,
+            "--print-all" => opts.print_all = true,
+            "-h" | "--help" => return Err(String::new()),
+            _ if arg.starts_with("--") => return Err(format!("unknown option {arg}")),
+            _ => positional.push(arg),
+        }
+    }
+    match positional.len() {
+        0 | 1 => {}
+        2 | 3 => opts.files = Some((positional[0].clone(), positional[1].clone())),
+        _ => return Err("too many arguments".into()),
+    }
+    if positional.len() % 2 == 1 {
+        opts.k = positional
+            .last()
+            .and_then(|s| s.parse().ok())
+            .ok_or("K must be a number")?;
+    }
+    Ok(opts)
+}
+
+/// splitmix64, for a reproducible random set without dependencies.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[-1, 1)`.
+    fn unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+/// The process's peak resident memory (`VmHWM`) in bytes, on Linux.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn run<A: SearchScalar + Display>(db: Array2<A>, queries: Array2<A>, opts: &Options, source: &str) -> ExitCode {
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    let metric = match opts.metric {
+        Metric::Cosine => "cosine",
+        _ => "inner product",
+    };
+    println!(
+        "database {:?} {} ({:.1} MiB) and queries {:?}, {source}; k = {}, {metric}; RAYON_NUM_THREADS={threads}",
+        db.dim(),
+        std::any::type_name::<A>(),
+        mib(db.len() * std::mem::size_of::<A>()),
+        queries.dim(),
+        opts.k,
+    );
+    let mut times = Vec::new();
+    let mut hits: Option<TopK<A>> = None;
+    for _ in 0..opts.reps {
+        let start = Instant::now();
+        match top_k(&queries, &db, opts.k, opts.metric) {
+            Ok(h) => hits = Some(h),
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(2);
+            }
+        }
+        times.push(start.elapsed().as_secs_f64());
+    }
+    let hits = hits.expect("at least one search");
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let print_row = |i: usize, prefix: &str| {
+        let row: Vec<String> = hits
+            .indices
+            .row(i)
+            .iter()
+            .zip(hits.scores.row(i))
+            .map(|(j, s)| format!("{j}:{s}"))
+            .collect();
+        println!("{prefix}{}", row.join(" "));
+    };
+    if opts.print_all {
+        for i in 0..hits.num_queries() {
+            print_row(i, &format!("hits {i} "));
+        }
+    } else {
+        for i in 0..opts.show.min(hits.num_queries()) {
+            print_row(i, &format!("query {i}: "));
+        }
+    }
+    println!(
+        "search: {median:.4} s (median of {}), {:.0} queries/s",
+        times.len(),
+        queries.nrows() as f64 / median
+    );
+    match peak_rss() {
+        Some(bytes) => println!("peak memory (VmHWM): {:.1} MiB", mib(bytes as usize)),
+        None => println!("peak memory: unknown (no /proc/self/status)"),
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads a 2-D `.npy` file of `A`; `Ok(None)` when it holds another element type.
+fn read<A: ReadableElement>(path: &str) -> Result<Option<Array2<A>>, String> {
+    match read_npy::<_, Array2<A>>(path) {
+        Ok(a) => Ok(Some(a)),
+        Err(ReadNpyError::WrongDescriptor(_)) => Ok(None),
+        Err(err) => Err(format!("{path}: {err}")),
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(opts) => opts,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("error: {msg}");
+            }
+            eprintln!("usage: search [DB.npy QUERIES.npy] [K] [--metric ip|cosine] [--random N,D,Q] [--seed S] [--reps R] [--show Q] [--print-all]");
+            return ExitCode::from(2);
+        }
+    };
+    match &opts.files {
+        None => {
+            let (n, d, q) = opts.random;
+            let mut rng = SplitMix64(opts.seed);
+            let db = Array2::from_shape_simple_fn((n, d), || rng.unit());
+            let queries = Array2::from_shape_simple_fn((q, d), || rng.unit());
+            run(db, queries, &opts, &format!("random (seed {})", opts.seed))
+        }
+        Some((db_path, q_path)) => {
+            let loaded = (|| -> Result<ExitCode, String> {
+                let source = format!("from {db_path} and {q_path}");
+                if let (Some(db), Some(q)) = (read::<f32>(db_path)?, read::<f32>(q_path)?) {
+                    return Ok(run(db, q, &opts, &source));
+                }
+                if let (Some(db), Some(q)) = (read::<f64>(db_path)?, read::<f64>(q_path)?) {
+                    return Ok(run(db, q, &opts, &source));
+                }
+                Err("the two files must both be float32 or both float64, 2-D".into())
+            })();
+            loaded.unwrap_or_else(|msg| {
+                eprintln!("error: {msg}");
+                ExitCode::from(2)
+            })
+        }
+    }
+}
