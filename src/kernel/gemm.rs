@@ -21,15 +21,25 @@ pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A
         return;
     }
     if m.saturating_mul(n).saturating_mul(k) <= TINY_MACS {
-        for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
-            for (b_row, c_ij) in b.rows().into_iter().zip(c_row.iter_mut()) {
-                *c_ij = dot(a_row, b_row);
+        // Row views by index: cheaper to set up than lane iterators, which matters
+        // for the 3-element calls users make in loops.
+        for i in 0..m {
+            let a_row = a.row(i);
+            for j in 0..n {
+                c[[i, j]] = dot(a_row, b.row(j));
             }
         }
     } else if m == 1 {
         general_mat_vec_mul(A::one(), &b, &a.row(0), A::zero(), &mut c.row_mut(0));
     } else if n == 1 {
         general_mat_vec_mul(A::one(), &a, &b.row(0), A::zero(), &mut c.column_mut(0));
+    } else if !cfg!(feature = "cblas") && n >= m {
+        // The same product as `cᵀ = b · aᵀ`, written through the transposed view of
+        // `c`: matrixmultiply's f64 kernel measures 10-15% faster this way round when
+        // `n >= m` (1024² f64: 41 ms against 48 ms; (1000,768).(20000,768): 0.67 s
+        // against 0.79 s); f32 is unchanged, and `m > n` shapes measure slower, so
+        // they keep the direct form. BLAS builds keep it too.
+        general_mat_mul(A::one(), &b, &a.t(), A::zero(), &mut c.view_mut().reversed_axes());
     } else {
         general_mat_mul(A::one(), &a, &b.t(), A::zero(), &mut c);
     }
