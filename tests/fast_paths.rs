@@ -170,8 +170,8 @@ fn integer_block_edges_every_type() {
     integer_edges::<usize>(std::mem::size_of::<usize>());
 }
 
-/// The rows-of-A block (`MC`, from `integer::blocking`) and the split between
-/// threads, which follows it: sizes around it for i64 (512) and i32 (1020).
+/// The rows-of-A block (`MC`, from `integer::blocking`): sizes around it for
+/// i64 (512) and i32 (1020).
 #[test]
 fn integer_row_block_edges() {
     for m in around(512) {
@@ -183,12 +183,16 @@ fn integer_row_block_edges() {
 }
 
 /// Large enough to run on several threads when the `rayon` feature is on
-/// (2^21 multiply-adds and more), with ragged edges everywhere.
+/// (2^21 multiply-adds and more, at least 48 rows a thread), with ragged edges
+/// everywhere, and `m` around the band split of two and three threads.
 #[test]
 fn integer_parallel_sizes() {
     check_mnk::<i64>(131, 257, 129);
     check_mnk::<i32>(263, 131, 67);
     check_mnk::<u8>(97, 300, 130);
+    for m in around(96).into_iter().chain(around(144)) {
+        check_mnk::<i64>(m, 257, 129);
+    }
 }
 
 #[test]

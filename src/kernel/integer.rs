@@ -48,6 +48,9 @@ pub(crate) const NC: usize = 1024;
 /// Below this many multiply-adds the product stays on the calling thread.
 #[cfg(feature = "rayon")]
 pub(crate) const PARALLEL_MACS: usize = 1 << 21;
+/// The fewest rows a thread's band gets.
+#[cfg(feature = "rayon")]
+pub(crate) const MIN_BAND_ROWS: usize = 48;
 
 /// The block sizes for elements of `size` bytes.
 #[derive(Clone, Copy, Debug)]
@@ -133,8 +136,34 @@ fn blocked<T: WrappingInt, const MR: usize, const NR: usize>(
     }
 }
 
-/// The blocked product into `c`, the `(m, n)` output in C order.
+/// The blocked product into `c`, the `(m, n)` output in C order: on one thread,
+/// or split into one band of rows per thread (a single fork-join per call; each
+/// band packs its own blocks of `B`, which costs `1 / MIN_BAND_ROWS` of its work
+/// at most).
 fn blocked_c_order<T: WrappingInt, const MR: usize, const NR: usize>(
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    c: &mut [T],
+) {
+    let (m, k) = a.dim();
+    let n = b.nrows();
+    let threads = threads_for(m, n, k);
+    #[cfg(feature = "rayon")]
+    if threads > 1 {
+        use rayon::prelude::*;
+        let band = m.div_ceil(threads).div_ceil(MR) * MR;
+        c.par_chunks_mut(band * n).enumerate().for_each(|(i, c_band)| {
+            let rows = i * band..(i * band + c_band.len() / n);
+            blocked_serial::<T, MR, NR>(a.slice(s![rows, ..]), b, c_band);
+        });
+        return;
+    }
+    let _ = threads;
+    blocked_serial::<T, MR, NR>(a, b, c);
+}
+
+/// The blocked product on the calling thread.
+fn blocked_serial<T: WrappingInt, const MR: usize, const NR: usize>(
     a: ArrayView2<'_, T>,
     b: ArrayView2<'_, T>,
     c: &mut [T],
@@ -143,9 +172,6 @@ fn blocked_c_order<T: WrappingInt, const MR: usize, const NR: usize>(
     let n = b.nrows();
     let Blocking { mr, nr, kc, mc } = blocking(std::mem::size_of::<T>());
     debug_assert_eq!((mr, nr), (MR, NR), "the dispatch in gemm_nt matches blocking()");
-    let threads = threads_for(m, n, k, MR);
-    // Split the rows evenly between threads, each share a whole number of tiles.
-    let mc = mc.min(m.div_ceil(threads).div_ceil(MR) * MR);
     let mut b_pack = Vec::new();
     let mut a_pack = Vec::new();
     for j0 in (0..n).step_by(NC) {
@@ -153,19 +179,17 @@ fn blocked_c_order<T: WrappingInt, const MR: usize, const NR: usize>(
         for k0 in (0..k).step_by(kc) {
             let ks = k0..(k0 + kc).min(k);
             pack::<T, NR>(b.slice(s![js.clone(), ks.clone()]), &mut b_pack);
-            let block = |a_pack: &mut Vec<T>, i: usize, c_rows: &mut [T]| {
+            for (i, c_rows) in c.chunks_mut(mc * n).enumerate() {
                 let i0 = i * mc;
-                let rows = c_rows.len() / n;
-                pack::<T, MR>(a.slice(s![i0..i0 + rows, ks.clone()]), a_pack);
+                pack::<T, MR>(a.slice(s![i0..(i0 + mc).min(m), ks.clone()]), &mut a_pack);
                 let tiles = Tiles {
                     c: c_rows,
                     ldc: n,
                     j0,
                     first: k0 == 0,
                 };
-                macro_kernel::<T, MR, NR>(a_pack, &b_pack, ks.len(), js.len(), tiles);
-            };
-            run_blocks(c, mc * n, threads, &mut a_pack, block);
+                macro_kernel::<T, MR, NR>(&a_pack, &b_pack, ks.len(), js.len(), tiles);
+            }
         }
     }
 }
@@ -179,37 +203,18 @@ struct Tiles<'a, T> {
     first: bool,
 }
 
-/// How many threads a product of this size gets: one unless it is large.
-pub(crate) fn threads_for(m: usize, n: usize, k: usize, mr: usize) -> usize {
+/// How many threads a product of this size gets: one unless it has at least
+/// `PARALLEL_MACS` multiply-adds, and never so many that a band has fewer than
+/// `MIN_BAND_ROWS` rows. Rayon's pool size follows `RAYON_NUM_THREADS`.
+pub(crate) fn threads_for(m: usize, n: usize, k: usize) -> usize {
     #[cfg(feature = "rayon")]
     {
-        if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS && m >= 2 * mr {
-            return rayon::current_num_threads().min(m.div_ceil(mr)).max(1);
+        if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS {
+            return rayon::current_num_threads().min(m / MIN_BAND_ROWS).max(1);
         }
     }
-    let _ = (m, n, k, mr);
+    let _ = (m, n, k);
     1
-}
-
-/// Runs `block(scratch, index, rows)` on every chunk of `chunk` elements of `c`, on
-/// rayon's pool when `threads > 1`.
-fn run_blocks<T, F>(c: &mut [T], chunk: usize, threads: usize, a_pack: &mut Vec<T>, block: F)
-where
-    T: WrappingInt,
-    F: Fn(&mut Vec<T>, usize, &mut [T]) + Sync,
-{
-    #[cfg(feature = "rayon")]
-    if threads > 1 {
-        use rayon::prelude::*;
-        c.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each_init(Vec::new, |buf, (i, rows)| block(buf, i, rows));
-        return;
-    }
-    let _ = threads;
-    for (i, rows) in c.chunks_mut(chunk).enumerate() {
-        block(a_pack, i, rows);
-    }
 }
 
 /// Packs the rows of `src` into `W`-wide micro-panels, `k`-major:
