@@ -3,6 +3,7 @@
 
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
+use num_complex::Complex;
 
 use super::sealed::Kernel;
 
@@ -42,6 +43,50 @@ pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A
         general_mat_mul(A::one(), &b, &a.t(), A::zero(), &mut c.view_mut().reversed_axes());
     } else {
         general_mat_mul(A::one(), &a, &b.t(), A::zero(), &mut c);
+    }
+}
+
+/// Whether `gemm_nt` takes its matrix-matrix path for `(m, k) . (n, k)`: neither
+/// tiny nor a matrix-vector product.
+pub(crate) fn is_gemm_sized(m: usize, n: usize, k: usize) -> bool {
+    m > 1 && n > 1 && m.saturating_mul(n).saturating_mul(k) > TINY_MACS
+}
+
+/// `c ← op(a) · bᵀ` for complex elements as four real GEMMs on the real and
+/// imaginary parts, viewed in place (stride 2, no copies):
+/// `Re c = Re a · Re bᵀ ∓ Im a · Im bᵀ`, `Im c = Re a · Im bᵀ ± Im a · Re bᵀ`, the
+/// lower signs for `op = conj`. Same flops as a complex GEMM, on matrixmultiply's
+/// real kernels (AVX-512, better threaded than its complex ones); the Hermitian
+/// product needs no conjugated copy of `a`.
+pub(crate) fn complex_nt<T: LinalgScalar>(
+    a: ArrayView2<'_, Complex<T>>,
+    b: ArrayView2<'_, Complex<T>>,
+    c: ArrayViewMut2<'_, Complex<T>>,
+    conj: bool,
+) {
+    let Complex { re: ar, im: ai } = a.split_complex();
+    let Complex { re: br, im: bi } = b.split_complex();
+    let Complex { re: mut cr, im: mut ci } = c.split_complex();
+    let (one, minus_one) = (T::one(), T::zero() - T::one());
+    let (s_rr, s_ri) = if conj { (one, minus_one) } else { (minus_one, one) };
+    real_nt(one, ar, br, T::zero(), cr.view_mut());
+    real_nt(s_rr, ai, bi, one, cr);
+    real_nt(one, ar, bi, T::zero(), ci.view_mut());
+    real_nt(s_ri, ai, br, one, ci);
+}
+
+/// `c ← alpha · a · bᵀ + beta · c` through matrixmultiply, the faster way round.
+fn real_nt<T: LinalgScalar>(
+    alpha: T,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    beta: T,
+    mut c: ArrayViewMut2<'_, T>,
+) {
+    if c.ncols() >= c.nrows() {
+        general_mat_mul(alpha, &b, &a.t(), beta, &mut c.view_mut().reversed_axes());
+    } else {
+        general_mat_mul(alpha, &a, &b.t(), beta, &mut c);
     }
 }
 

@@ -52,14 +52,16 @@ macro_rules! real_float {
 }
 
 macro_rules! complex_float {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $four_real:expr),*) => {$(
         impl sealed::Kernel for Complex<$t> {
             #[inline]
             fn mul(self, rhs: Self) -> Self { self * rhs }
             #[inline]
             fn conj(self) -> Self { Complex::conj(&self) }
             fn inner_2d(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, conj: bool) {
-                if conj {
+                if $four_real && !cfg!(feature = "cblas") && gemm::is_gemm_sized(a.nrows(), b.nrows(), a.ncols()) {
+                    gemm::complex_nt(a, b, c, conj);
+                } else if conj {
                     gemm::gemm_conj_nt(a, b, c);
                 } else {
                     gemm::gemm_nt(a, b, c);
@@ -86,5 +88,9 @@ macro_rules! integer {
 }
 
 real_float!(f32, f64);
-complex_float!(f32, f64);
+// Complex<f64> through four real GEMMs: 5-8% faster than matrixmultiply's zgemm
+// on one thread (1024²: 171 ms against 180 ms), equal on two, and the Hermitian
+// product needs no conjugated copy. Complex<f32> measured 1.5x slower that way
+// (strided f32 packing), so it keeps the complex GEMM. BLAS builds keep zgemm.
+complex_float!(f32 => false, f64 => true);
 integer!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
