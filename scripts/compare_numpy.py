@@ -142,9 +142,12 @@ def build_crate(features):
     return dst
 
 
+CRATE_ENV = {}
+
+
 def run_crate(binary, specs, threads, budget):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), MATMUL_NUM_THREADS=str(threads),
-               OPENBLAS_NUM_THREADS=str(threads), BENCH_BUDGET_S=str(budget))
+               OPENBLAS_NUM_THREADS=str(threads), BENCH_BUDGET_S=str(budget), **CRATE_ENV)
     p = subprocess.run([binary], input="\n".join(specs) + "\n", env=env, check=True,
                        capture_output=True, text=True)
     out = {}
@@ -218,6 +221,10 @@ def main():
     ap.add_argument("--budget", type=float, default=1.0, help="seconds of sampling per shape and side")
     ap.add_argument("--only", default=None, help="keep targets whose label contains this")
     ap.add_argument("--json", default=None, help="also write the raw medians here")
+    ap.add_argument("--crate-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the crate's runs only, e.g. "
+                         "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (transparent huge pages for large "
+                         "buffers, which NumPy asks for by itself)")
     ap.add_argument("--numpy-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -226,6 +233,9 @@ def main():
         print(json.dumps(numpy_worker(specs, args.threads[0], args.budget)))
         return
 
+    for kv in args.crate_env:
+        key, _, value = kv.partition("=")
+        CRATE_ENV[key] = value
     targets = [(l, s) for l, s in TARGETS if args.only is None or args.only in l]
     specs = [s for _, s in targets]
     label = dict((s, l) for l, s in targets)
@@ -235,6 +245,8 @@ def main():
     if "blas" in ",".join(args.features):
         print(f"system OpenBLAS for --features blas: {system_openblas_core()}")
     print(f"load average at end: {os.getloadavg()}; rounds={args.rounds}, budget={args.budget}s per shape")
+    if CRATE_ENV:
+        print(f"crate runs with extra environment: {CRATE_ENV}")
     print()
     hdr = f"{'shape':30} {'feat':8} {'thr':>3} {'numpy':>10} {'inner':>10} {'dot':>10} " \
           f"{'np/inner':>9} {'dot/inner':>9} {'GFLOP/s':>8}"
