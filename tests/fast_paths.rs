@@ -11,8 +11,14 @@ use ndarray::{s, Array, Array2, ArrayD, ArrayView2, ArrayViewD, Dimension, IxDyn
 use ndarray_inner::{InnerExt, InnerScalar};
 use num_complex::Complex;
 
-/// Multiply-adds at or below which both kernels take their dot-product path.
+/// Multiply-adds at or below which the integer kernel takes its dot-product path.
 const TINY_MACS: usize = 4096;
+/// The float kernels' dot-product path: up to `FLOAT_TINY_MACS` multiply-adds, or
+/// up to `TINY_MACS` when the output has at most `FLOAT_TINY_OUTPUTS` elements.
+const FLOAT_TINY_MACS: usize = 512;
+const FLOAT_TINY_OUTPUTS: usize = 16;
+/// Complex<f64> products of at least this many multiply-adds run as four real GEMMs.
+const FOUR_REAL_MACS: usize = 1 << 18;
 /// Integer register tiles: rows (`MR`) for 8-byte and for narrower elements.
 const MR_WIDE: usize = 4;
 const MR_NARROW: usize = 6;
@@ -223,6 +229,72 @@ fn tiny_threshold_every_type() {
     each::<u8>();
     each::<u64>();
     each::<usize>();
+}
+
+#[test]
+fn float_tiny_edges() {
+    fn each<T: Elem>() {
+        // 512 multiply-adds and one more, any output size.
+        for (m, n, k) in [
+            (8, 8, 8),
+            (8, 8, 9),
+            (8, 9, 8),
+            (2, 16, 16),
+            (3, 3, 57),
+            (16, 32, 1),
+            (16, 33, 1),
+        ] {
+            check_mnk::<T>(m, n, k);
+        }
+        // Long dot products into outputs of 16 elements and one more.
+        for (m, n, k) in [
+            (4, 4, 256),
+            (4, 4, 257),
+            (2, 8, 255),
+            (1, 16, 256),
+            (16, 1, 257),
+            (17, 1, 240),
+            (1, 17, 31),
+        ] {
+            check_mnk::<T>(m, n, k);
+        }
+        assert_eq!(8 * 8 * 8, FLOAT_TINY_MACS);
+        assert_eq!(4 * 4, FLOAT_TINY_OUTPUTS);
+    }
+    each::<f32>();
+    each::<f64>();
+    each::<Complex<f32>>();
+    each::<Complex<f64>>();
+}
+
+/// Complex<f64> at and past the size where it runs as four real GEMMs on its real
+/// and imaginary parts, `inner` and `inner_conj`, in every layout.
+#[test]
+fn complex_four_real_gemms() {
+    type C = Complex<f64>;
+    for (m, n, k) in [(64, 64, 64), (63, 64, 64), (70, 65, 61)] {
+        let macs = m * n * k;
+        assert!(macs + 4096 >= FOUR_REAL_MACS);
+        let a = filled::<C>(&[m, k], 71);
+        let b = filled::<C>(&[n, k], 73);
+        let wide = filled::<C>(&[m, 2 * k], 79);
+        let row = filled::<C>(&[k], 83);
+        let af = Array::from_shape_vec(IxDyn(&[m, k]).f(), a.t().iter().copied().collect()).unwrap();
+        let a_views = [
+            a.view(),
+            af.view(),
+            wide.slice(s![.., ..;2]).into_dyn(),
+            a.slice(s![..;-1, ..]).into_dyn(),
+        ];
+        let bcast = row.broadcast(IxDyn(&[n, k])).unwrap();
+        for av in &a_views {
+            for bv in [b.view(), bcast.view(), b.slice(s![.., ..;-1]).into_dyn()] {
+                check(av, &bv, "four real GEMMs");
+                let got: ArrayD<C> = av.inner_conj(&bv);
+                assert_eq!(got, naive(av, &bv, true), "four real GEMMs, conj");
+            }
+        }
+    }
 }
 
 #[test]

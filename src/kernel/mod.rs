@@ -59,7 +59,7 @@ macro_rules! complex_float {
             #[inline]
             fn conj(self) -> Self { Complex::conj(&self) }
             fn inner_2d(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, conj: bool) {
-                if $four_real && !cfg!(feature = "cblas") && gemm::is_gemm_sized(a.nrows(), b.nrows(), a.ncols()) {
+                if $four_real && !cfg!(feature = "cblas") && gemm::is_four_real_sized(a.nrows(), b.nrows(), a.ncols()) {
                     gemm::complex_nt(a, b, c, conj);
                 } else if conj {
                     gemm::gemm_conj_nt(a, b, c);

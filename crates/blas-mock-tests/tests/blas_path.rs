@@ -189,19 +189,21 @@ fn each_layout<T: Elem>() {
     assert_eq!(calls(&one_row.view(), &bm.view(), false), expect_gemv, "m == 1");
     assert_eq!(calls(&am.view(), &one_row.view(), false), expect_gemv, "n == 1");
 
-    // Tiny products (at most 4096 multiply-adds): the direct path, no BLAS at all,
-    // not even BLAS dot products for rows of 32 and more.
+    // Tiny products (at most 512 multiply-adds, or 4096 into at most 16 outputs):
+    // the direct path, no BLAS at all, not even BLAS dot products for rows of 32
+    // and more.
     let ta = filled::<T>(&[3, 5], 13);
     let tb = filled::<T>(&[2, 5], 14);
     assert_eq!(calls(&ta.view(), &tb.view(), false), NONE, "tiny");
     let tv = filled::<T>(&[3], 15);
     assert_eq!(calls(&tv.view(), &tv.view(), false), NONE, "3-vector");
+    let four_rows = filled::<T>(&[4, k], 16);
     assert_eq!(
-        calls(&a, &filled::<T>(&[k], 16).view(), false),
+        calls(&four_rows.view(), &filled::<T>(&[k], 17).view(), false),
         NONE,
         "tiny matrix . vector"
     );
-    let lv = filled::<T>(&[4096], 17);
+    let lv = filled::<T>(&[4096], 18);
     assert_eq!(calls(&lv.view(), &lv.view(), false), NONE, "4096-vector");
 }
 
