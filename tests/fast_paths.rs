@@ -11,12 +11,11 @@ use ndarray::{s, Array, Array2, ArrayD, ArrayView2, ArrayViewD, Dimension, IxDyn
 use ndarray_inner::{InnerExt, InnerScalar};
 use num_complex::Complex;
 
-/// Multiply-adds at or below which the integer kernel takes its dot-product path.
-const TINY_MACS: usize = 4096;
-/// The float kernels' dot-product path: up to `FLOAT_TINY_MACS` multiply-adds, or
-/// up to `TINY_MACS` when the output has at most `FLOAT_TINY_OUTPUTS` elements.
-const FLOAT_TINY_MACS: usize = 512;
-const FLOAT_TINY_OUTPUTS: usize = 16;
+/// Every kernel's dot-product path: up to `TINY_MACS` multiply-adds, or up to
+/// `TINY_LONG_MACS` when the output has at most `TINY_OUTPUTS` elements.
+const TINY_MACS: usize = 512;
+const TINY_LONG_MACS: usize = 4096;
+const TINY_OUTPUTS: usize = 16;
 /// Complex<f64> products of at least this many multiply-adds run as four real GEMMs.
 const FOUR_REAL_MACS: usize = 1 << 18;
 /// Integer register tiles: rows (`MR`) for 8-byte and for narrower elements.
@@ -204,7 +203,7 @@ fn integer_parallel_sizes() {
 #[test]
 fn tiny_threshold_every_type() {
     fn each<T: Elem>() {
-        // m * n * k at TINY_MACS - 1 .. TINY_MACS + 1 and around it.
+        // m * n * k at TINY_LONG_MACS - 1 .. TINY_LONG_MACS + 1 and around it.
         for (m, n, k) in [
             (16, 16, 16),
             (1, 1, 4095),
@@ -216,7 +215,7 @@ fn tiny_threshold_every_type() {
         ] {
             check_mnk::<T>(m, n, k);
         }
-        assert_eq!(16 * 16 * 16, TINY_MACS);
+        assert_eq!(16 * 16 * 16, TINY_LONG_MACS);
     }
     each::<f32>();
     each::<f64>();
@@ -232,7 +231,7 @@ fn tiny_threshold_every_type() {
 }
 
 #[test]
-fn float_tiny_edges() {
+fn tiny_edges_every_type() {
     fn each<T: Elem>() {
         // 512 multiply-adds and one more, any output size.
         for (m, n, k) in [
@@ -258,13 +257,17 @@ fn float_tiny_edges() {
         ] {
             check_mnk::<T>(m, n, k);
         }
-        assert_eq!(8 * 8 * 8, FLOAT_TINY_MACS);
-        assert_eq!(4 * 4, FLOAT_TINY_OUTPUTS);
+        assert_eq!(8 * 8 * 8, TINY_MACS);
+        assert_eq!(4 * 4, TINY_OUTPUTS);
     }
     each::<f32>();
     each::<f64>();
     each::<Complex<f32>>();
     each::<Complex<f64>>();
+    each::<i8>();
+    each::<i32>();
+    each::<i64>();
+    each::<u16>();
 }
 
 /// Complex<f64> at and past the size where it runs as four real GEMMs on its real
