@@ -10,7 +10,7 @@
 //! checks in the inner loop (fixed-size arrays), no `unsafe`. Wrapping `*` and `+`
 //! give NumPy's results exactly: arithmetic modulo 2^bits does not depend on the
 //! order of the sum. Measured on one Zen 4 core at 512²: i64 17 G multiply-adds/s,
-//! i32 33 G (ndarray's generic `dot`: 2.8 and 5.9; NumPy: 1.7 and 1.6).
+//! i32 32 G (ndarray's generic `dot`: 2.8 and 5.9; NumPy: 1.7 and 1.6).
 //!
 //! With the `rayon` feature, products of at least `PARALLEL_MACS` multiply-adds are
 //! split into one band of rows per thread of rayon's pool (`RAYON_NUM_THREADS`),
