@@ -169,8 +169,10 @@ pub trait InnerExt<A, D: Dimension>: private::Sealed {
     ///
     /// # Performance
     ///
-    /// For complex elements `self` is conjugated a block of 256 rows at a time
-    /// into a scratch buffer, never as a whole copy.
+    /// For `Complex<f64>` products of 2^18 multiply-adds and more (default build),
+    /// four real GEMMs run on views of the real and imaginary parts: no copy at all.
+    /// Otherwise `self` is conjugated a block of 256 rows at a time into a scratch
+    /// buffer, never as a whole copy.
     #[track_caller]
     fn inner_conj<E>(&self, rhs: &ArrayRef<A, E>) -> InnerOutput<A, D, E>
     where
