@@ -28,24 +28,35 @@
 //!
 //! # How it runs
 //!
-//! The database is searched a block of rows at a time: each block of queries times
-//! each block of the database is one GEMM through the crate's own
-//! [`inner_into`](crate::InnerExt::inner_into) into a reused scratch buffer, and
-//! every query's row of that block is merged into the query's running top-k (a
-//! bounded heap; a vectorised threshold test skips the scores that cannot enter it,
-//! which after the first block are nearly all). The `Q x N` score matrix is never
-//! made: besides the inputs, a search holds `O(Q·k)` for the results and one
-//! scratch block of at most 256 x 2048 scores per thread.
+//! The database is searched a block at a time: each block of up to 1024 queries
+//! times each block of database rows (1024 rows of `f32`, 512 of `f64`) is one
+//! GEMM through the crate's own [`inner_into`](crate::InnerExt::inner_into) into a
+//! reused 4 MiB scratch block, and each query's row of that block is merged into
+//! the query's running top-k: a bounded heap, behind a vectorised test against the
+//! heap's worst score that skips, after the first block, nearly every score. The
+//! `Q x N` score matrix is never made: besides the inputs a search holds the
+//! `(Q, k)` result, a copy of one block of queries, and one scratch block per thread.
+//! The scores are the ones [`inner`](crate::InnerExt::inner) computes for the same
+//! rows (the same GEMM), so the ranking agrees with them.
 //!
-//! With the default `rayon` feature a large search is split over the rayon threads
-//! (`RAYON_NUM_THREADS`), by blocks of queries, or by parts of the database (then
-//! merged) when there are too few queries to share. Small searches run on the
-//! calling thread.
+//! With the default `rayon` feature, a search of at least 2^24 multiply-adds
+//! (`Q·N·d`) uses the threads; a smaller one runs on the calling thread, paying no
+//! thread start-up. The GEMM of `inner` is already threaded (matrixmultiply's own
+//! threads, `MATMUL_NUM_THREADS`, one per core up to 4 by default), so by default
+//! the blocks run one after the other, each GEMM on all its threads, and the scan
+//! of each block is split over the rayon threads (`RAYON_NUM_THREADS`): splitting
+//! the blocks over rayon threads as well would run two GEMM thread pools on the
+//! same cores. With `MATMUL_NUM_THREADS=1` the GEMMs are single-threaded and the
+//! search instead splits the queries (or, for fewer than 64 queries per thread,
+//! the database, merging the parts) over the rayon threads; on machines with more
+//! than 4 cores that is the way to use them all. Without the feature everything
+//! runs on the calling thread.
 
 use std::cmp::Ordering;
 use std::ops::Range;
 
-use ndarray::{s, Array2, ArrayRef2, ArrayView2, ArrayViewMut2};
+use multiversion::multiversion;
+use ndarray::{s, Array2, ArrayRef2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use num_traits::Float;
 
 use crate::{InnerError, InnerExt, InnerScalar};
@@ -281,9 +292,10 @@ impl<A: SearchScalar> TopK<A> {
 /// The cost is one GEMM's worth of multiply-adds, `Q·N·d`, done a block at a time
 /// (see the [module documentation](self#how-it-runs)), plus for [`Metric::Cosine`]
 /// the norms of the database, `N·d`; to search the same database many times,
-/// [`FlatIndex`] computes those once. Memory besides the inputs is `O(Q·k)` plus a
-/// scratch block per thread. A database that is not in C order is packed by the
-/// GEMM block by block, never copied whole.
+/// [`FlatIndex`] computes those once. Memory besides the inputs: the `(Q, k)`
+/// result, a copy of one block of queries and a 4 MiB scratch block per thread.
+/// Inputs of any layout are read in place; a database that is not in C order is
+/// packed by the GEMM block by block, never copied whole.
 pub fn top_k<A: SearchScalar>(
     queries: &ArrayRef2<A>,
     database: &ArrayRef2<A>,
@@ -400,17 +412,17 @@ impl<A: SearchScalar> FlatIndex<A> {
     ///
     /// # Performance
     ///
-    /// Takes the array's buffer without copying when it is in C order; any other
-    /// layout is copied once into C order. For [`Metric::Cosine`], `O(N·d)` for the
-    /// norms.
+    /// Takes over the array's buffer when it is in C order (no copy; a sliced
+    /// array's elements are moved to the buffer's start in place); any other layout
+    /// is copied once into C order. For [`Metric::Cosine`], `O(N·d)` for the norms.
     pub fn new(database: Array2<A>, metric: Metric) -> Self {
         let (len, dim) = database.dim();
         let data = if database.is_standard_layout() {
-            let (vec, offset) = database.into_raw_vec_and_offset();
-            match offset {
-                Some(0) | None => vec,
-                Some(offset) => vec[offset..offset + len * dim].to_vec(),
-            }
+            let (mut vec, offset) = database.into_raw_vec_and_offset();
+            // A sliced array's elements start later in its buffer: moved down in place.
+            vec.drain(..offset.unwrap_or(0));
+            vec.truncate(len * dim);
+            vec
         } else {
             database.iter().copied().collect()
         };
@@ -664,18 +676,22 @@ fn to_cosines<A: SearchScalar>(row: &mut [A], q_norm: A, x_norms: &[A]) {
 // ---------------------------------------------------------------------------
 // The blocked search
 
-/// Rows of queries per GEMM block.
-const QUERY_BLOCK: usize = 256;
-/// Rows of the database per GEMM block.
-const DB_BLOCK: usize = 2048;
+/// Rows of queries per GEMM block (more queries form several blocks).
+const QUERY_BLOCK: usize = 1024;
+/// Bytes of database rows' scores per query in a GEMM block: 1024 scores of f32,
+/// 512 of f64. With [`QUERY_BLOCK`] the scratch block is 4 MiB.
+const DB_BLOCK_BYTES: usize = 4096;
 /// Scores tested against a query's threshold at a time (one vectorised compare).
 const SCAN_CHUNK: usize = 32;
 /// Below this many multiply-adds (`Q·N·d`) a search stays on the calling thread.
 #[cfg(feature = "rayon")]
 const PARALLEL_MIN_MACS: usize = 1 << 24;
-/// Fewest queries per thread for splitting the queries rather than the database.
+/// Fewest queries per task when the queries are split over threads.
 #[cfg(feature = "rayon")]
-const MIN_QUERIES_PER_THREAD: usize = 64;
+const MIN_QUERIES_PER_TASK: usize = 64;
+/// Fewest rows of queries a scan task takes in a threaded-GEMM search.
+#[cfg(feature = "rayon")]
+const MIN_SCAN_ROWS: usize = 64;
 
 /// Block sizes for a search.
 #[derive(Clone, Copy)]
@@ -684,10 +700,76 @@ struct Blocks {
     db: usize,
 }
 
-const BLOCKS: Blocks = Blocks {
-    query: QUERY_BLOCK,
-    db: DB_BLOCK,
-};
+impl Blocks {
+    fn of<A>() -> Blocks {
+        Blocks {
+            query: QUERY_BLOCK,
+            db: DB_BLOCK_BYTES / std::mem::size_of::<A>().max(1),
+        }
+    }
+}
+
+/// How a search uses the threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// Everything on the calling thread.
+    Sequential,
+    /// One block after the other, each GEMM threaded inside (matrixmultiply's or
+    /// BLAS's own threads), the scan of each block split over the rayon threads.
+    #[cfg(feature = "rayon")]
+    ThreadedGemm,
+    /// The queries split into this many rayon tasks, each with single-threaded GEMMs.
+    #[cfg(feature = "rayon")]
+    SplitQueries(usize),
+    /// The database split into this many rayon tasks, results merged.
+    #[cfg(feature = "rayon")]
+    SplitDatabase(usize),
+}
+
+/// Whether the GEMM behind `inner` runs on several threads of its own:
+/// matrixmultiply's (`MATMUL_NUM_THREADS`, else one per core, at most 4) or, with
+/// the `blas` feature, OpenBLAS's (`OPENBLAS_NUM_THREADS`, else one per core).
+/// Splitting the search over rayon threads as well would oversubscribe the cores.
+#[cfg(feature = "rayon")]
+fn gemm_is_threaded() -> bool {
+    static THREADED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *THREADED.get_or_init(|| {
+        let var = if cfg!(feature = "blas") {
+            "OPENBLAS_NUM_THREADS"
+        } else {
+            "MATMUL_NUM_THREADS"
+        };
+        match std::env::var(var) {
+            // matrixmultiply reads an unparsable value as 1 thread.
+            Ok(v) if !v.is_empty() => v.trim().parse::<usize>().is_ok_and(|n| n > 1),
+            _ => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+        }
+    })
+}
+
+/// The plan for `q` queries against `n` rows of length `d`, with `blocks`.
+fn plan(q: usize, n: usize, d: usize, blocks: Blocks) -> Plan {
+    #[cfg(feature = "rayon")]
+    {
+        let threads = rayon::current_num_threads();
+        let macs = q.saturating_mul(n).saturating_mul(d.max(1));
+        if threads > 1 && macs >= PARALLEL_MIN_MACS {
+            // A single query is a matrix-vector product, never threaded inside.
+            if gemm_is_threaded() && q > 1 {
+                return Plan::ThreadedGemm;
+            }
+            if q >= threads * MIN_QUERIES_PER_TASK {
+                return Plan::SplitQueries(threads.min(q.div_ceil(MIN_QUERIES_PER_TASK)));
+            }
+            let parts = threads.min(n.div_ceil(blocks.db));
+            if parts > 1 {
+                return Plan::SplitDatabase(parts);
+            }
+        }
+    }
+    let _ = (q, n, d, blocks);
+    Plan::Sequential
+}
 
 /// The search after the checks: `db_norms` is `Some` for cosine.
 fn search<A: SearchScalar>(
@@ -709,27 +791,19 @@ fn search<A: SearchScalar>(
         q_norms: q_norms.as_deref(),
         db,
         db_norms,
-        blocks: BLOCKS,
+        blocks: Blocks::of::<A>(),
     };
     let out_s = scores.as_slice_mut().expect("C order");
     let out_i = indices.as_slice_mut().expect("C order");
-    #[cfg(feature = "rayon")]
-    {
-        let threads = rayon::current_num_threads();
-        let macs = q.saturating_mul(n).saturating_mul(d.max(1));
-        if threads > 1 && macs >= PARALLEL_MIN_MACS {
-            if q >= threads * MIN_QUERIES_PER_THREAD {
-                job.par_queries(threads, out_s, out_i, kk);
-                return Ok(TopK { indices, scores });
-            }
-            let parts = (threads * 4).min(n.div_ceil(job.blocks.db));
-            if parts > 1 {
-                return job.par_database(parts, k);
-            }
-        }
+    match plan(q, n, d, job.blocks) {
+        Plan::Sequential => job.run(0..q, 0..n, out_s, out_i, kk, false),
+        #[cfg(feature = "rayon")]
+        Plan::ThreadedGemm => job.run(0..q, 0..n, out_s, out_i, kk, true),
+        #[cfg(feature = "rayon")]
+        Plan::SplitQueries(tasks) => job.split_queries(tasks, out_s, out_i, kk),
+        #[cfg(feature = "rayon")]
+        Plan::SplitDatabase(parts) => return job.split_database(parts, k),
     }
-    let _ = d;
-    job.run(0..q, 0..n, out_s, out_i, kk);
     Ok(TopK { indices, scores })
 }
 
@@ -746,12 +820,24 @@ struct Job<'a, A> {
 impl<A: SearchScalar> Job<'_, A> {
     /// Searches database rows `rows` for queries `qs`, writing the ranked hits
     /// (indices relative to `rows.start`) into `out_s`, `out_i`, C-order
-    /// `(qs.len(), kk)` with `kk = min(k, rows.len())`.
-    fn run(&self, qs: Range<usize>, rows: Range<usize>, out_s: &mut [A], out_i: &mut [usize], kk: usize) {
+    /// `(qs.len(), kk)` with `kk = min(k, rows.len())`. With `par_scan` the scan
+    /// of each block is split over the rayon threads.
+    fn run(
+        &self,
+        qs: Range<usize>,
+        rows: Range<usize>,
+        out_s: &mut [A],
+        out_i: &mut [usize],
+        kk: usize,
+        par_scan: bool,
+    ) {
         debug_assert!(kk >= 1 && kk <= rows.len());
         debug_assert_eq!(out_s.len(), qs.len() * kk);
+        let _ = par_scan;
+        let d = self.queries.ncols();
         let (qb, nb) = (self.blocks.query.min(qs.len()), self.blocks.db.min(rows.len()));
         let mut scratch = vec![A::zero(); qb * nb];
+        let mut q_t: Vec<A> = Vec::with_capacity(qb * d);
         let mut heaps: Vec<Heap<'_, A>> = out_s
             .chunks_exact_mut(kk)
             .zip(out_i.chunks_exact_mut(kk))
@@ -760,22 +846,50 @@ impl<A: SearchScalar> Job<'_, A> {
         for (b, heaps) in heaps.chunks_mut(qb).enumerate() {
             let q0 = qs.start + b * qb;
             let q1 = q0 + heaps.len();
-            let q_blk = self.queries.slice(s![q0..q1, ..]);
+            // The query block in F order, copied once per block: the GEMM then
+            // packs it with contiguous copies instead of a strided gather for
+            // every database block.
+            q_t.clear();
+            q_t.extend(self.queries.slice(s![q0..q1, ..]).t().iter().copied());
+            let q_blk = ArrayView2::from_shape((q1 - q0, d).f(), &q_t[..]).expect("q_t holds the block");
             let mut j0 = rows.start;
             while j0 < rows.end {
                 let j1 = (j0 + nb).min(rows.end);
                 let width = j1 - j0;
                 let block = &mut scratch[..(q1 - q0) * width];
-                let mut view = ArrayViewMut2::from_shape((q1 - q0, width), &mut *block).expect("scratch size");
+                let mut out =
+                    ArrayViewMut2::from_shape((q1 - q0, width), &mut *block).expect("scratch holds the block");
                 q_blk
-                    .inner_into(&self.db.slice(s![j0..j1, ..]), &mut view)
+                    .inner_into(&self.db.slice(s![j0..j1, ..]), &mut out)
                     .expect("shapes checked");
-                for (r, (row, heap)) in block.chunks_exact_mut(width).zip(heaps.iter_mut()).enumerate() {
+                let scan = |(r, (row, heap)): (usize, (&mut [A], &mut Heap<'_, A>))| {
                     if let (Some(q_norms), Some(db_norms)) = (self.q_norms, self.db_norms) {
                         to_cosines(row, q_norms[q0 + r], &db_norms[j0..j1]);
                     }
                     heap.scan(row, j0 - rows.start);
+                };
+                #[cfg(feature = "rayon")]
+                if par_scan {
+                    use rayon::prelude::*;
+                    block
+                        .par_chunks_exact_mut(width)
+                        .zip(heaps.par_iter_mut())
+                        .enumerate()
+                        .with_min_len(MIN_SCAN_ROWS)
+                        .for_each(scan);
+                } else {
+                    block
+                        .chunks_exact_mut(width)
+                        .zip(heaps.iter_mut())
+                        .enumerate()
+                        .for_each(scan);
                 }
+                #[cfg(not(feature = "rayon"))]
+                block
+                    .chunks_exact_mut(width)
+                    .zip(heaps.iter_mut())
+                    .enumerate()
+                    .for_each(scan);
                 j0 = j1;
             }
         }
@@ -785,27 +899,27 @@ impl<A: SearchScalar> Job<'_, A> {
     }
 
     /// [`run`](Job::run) for all queries and database rows, the queries split
-    /// over the rayon threads.
+    /// into `tasks` rayon tasks.
     #[cfg(feature = "rayon")]
-    fn par_queries(&self, threads: usize, out_s: &mut [A], out_i: &mut [usize], kk: usize) {
+    fn split_queries(&self, tasks: usize, out_s: &mut [A], out_i: &mut [usize], kk: usize) {
         use rayon::prelude::*;
         let q = self.queries.nrows();
         let n = self.db.nrows();
-        let per = q.div_ceil(threads).min(self.blocks.query);
+        let per = q.div_ceil(tasks);
         out_s
             .par_chunks_mut(per * kk)
             .zip(out_i.par_chunks_mut(per * kk))
             .enumerate()
             .for_each(|(c, (s, i))| {
                 let q0 = c * per;
-                self.run(q0..q0 + s.len() / kk, 0..n, s, i, kk);
+                self.run(q0..q0 + s.len() / kk, 0..n, s, i, kk, false);
             });
     }
 
-    /// [`run`](Job::run) for all queries, the database split into parts over the
-    /// rayon threads, the parts' results merged.
+    /// [`run`](Job::run) for all queries, the database split into `parts` rayon
+    /// tasks, their results merged.
     #[cfg(feature = "rayon")]
-    fn par_database(&self, parts: usize, k: usize) -> Result<TopK<A>, InnerError> {
+    fn split_database(&self, parts: usize, k: usize) -> Result<TopK<A>, InnerError> {
         use rayon::prelude::*;
         let q = self.queries.nrows();
         let n = self.db.nrows();
@@ -822,11 +936,36 @@ impl<A: SearchScalar> Job<'_, A> {
                     scores.as_slice_mut().expect("C order"),
                     indices.as_slice_mut().expect("C order"),
                     kk,
+                    false,
                 );
                 Ok((TopK { indices, scores }, rows.start))
             })
             .collect();
         TopK::merge(&results?, k)
+    }
+}
+
+/// The offset of the first chunk of [`SCAN_CHUNK`] scores in `row` that holds a
+/// score above `threshold`, or `row.len()`: one vectorised compare per chunk
+/// (compiled for AVX-512, AVX2 and NEON, picked at run time).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn first_chunk_above<A: SearchScalar>(row: &[A], threshold: A) -> usize {
+    let mut chunks = row.chunks_exact(SCAN_CHUNK);
+    for (c, chunk) in chunks.by_ref().enumerate() {
+        let chunk: &[A; SCAN_CHUNK] = chunk.try_into().expect("chunks_exact");
+        if chunk.iter().fold(false, |hit, &s| hit | (s > threshold)) {
+            return c * SCAN_CHUNK;
+        }
+    }
+    let rest = chunks.remainder();
+    if rest.iter().any(|&s| s > threshold) {
+        row.len() - rest.len()
+    } else {
+        row.len()
     }
 }
 
@@ -859,14 +998,12 @@ impl<A: SearchScalar> Heap<'_, A> {
                 continue;
             }
             // Equal scores never enter: the index already kept is lower.
+            j += first_chunk_above(&row[j..], threshold);
             let end = (j + SCAN_CHUNK).min(row.len());
-            let chunk = &row[j..end];
-            if chunk.iter().fold(false, |hit, &s| hit | (s > threshold)) {
-                for (o, &s) in chunk.iter().enumerate() {
-                    if s > threshold {
-                        self.replace_root(s, first + j + o);
-                        threshold = self.scores[0];
-                    }
+            for (o, &s) in row[j..end].iter().enumerate() {
+                if s > threshold {
+                    self.replace_root(s, first + j + o);
+                    threshold = self.scores[0];
                 }
             }
             j = end;

@@ -49,18 +49,25 @@ impl Rng {
 
 /// The full `(Q, N)` score matrix in f64, by plain loops.
 fn score_matrix<A: Float>(q: ArrayView2<'_, A>, db: ArrayView2<'_, A>, cosine: bool) -> Vec<Vec<f64>> {
-    let f = |x: A| x.to_f64().unwrap();
-    let norm = |row: ndarray::ArrayView1<'_, A>| row.iter().map(|&x| f(x) * f(x)).sum::<f64>().sqrt();
+    let rows = |m: ArrayView2<'_, A>| -> Vec<Vec<f64>> {
+        m.rows()
+            .into_iter()
+            .map(|r| r.iter().map(|x| x.to_f64().unwrap()).collect())
+            .collect()
+    };
+    let (q, db) = (rows(q), rows(db));
+    let norm = |v: &Vec<f64>| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let db_norms: Vec<f64> = db.iter().map(norm).collect();
     let mut out = Vec::new();
-    for qi in q.rows() {
+    for qi in &q {
+        let nq = norm(qi);
         let mut row = Vec::new();
-        for xj in db.rows() {
+        for (xj, &nx) in db.iter().zip(&db_norms) {
             let mut dot = 0.0;
-            for (&a, &b) in qi.iter().zip(xj.iter()) {
-                dot += f(a) * f(b);
+            for (a, b) in qi.iter().zip(xj) {
+                dot += a * b;
             }
             if cosine {
-                let (nq, nx) = (norm(qi), norm(xj));
                 // The crate's documented convention: 0 with a zero vector.
                 dot = if nq == 0.0 || nx == 0.0 {
                     if dot.is_nan() {
@@ -100,67 +107,83 @@ fn same(a: f64, b: f64) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }
 
-/// `hits` is exactly the reference top-k: same shape, indices and scores.
-#[track_caller]
-fn assert_exact<A: Float + std::fmt::Debug>(hits: &TopK<A>, q: ArrayView2<'_, A>, db: ArrayView2<'_, A>, k: usize) {
-    let reference = ranked(&score_matrix(q, db, false));
-    let kk = k.min(db.nrows());
-    assert_eq!(hits.indices.dim(), (q.nrows(), kk), "shape");
-    assert_eq!(hits.scores.dim(), (q.nrows(), kk), "shape");
-    for (i, want) in reference.iter().enumerate() {
-        for (r, &(j, s)) in want.iter().take(kk).enumerate() {
-            let got = (hits.indices[[i, r]], hits.scores[[i, r]].to_f64().unwrap());
-            assert!(
-                got.0 == j && same(got.1, s),
-                "query {i}, rank {r}: got {got:?}, want {:?}\nrow {:?}",
-                (j, s),
-                hits.indices.row(i)
-            );
+/// The brute-force answer for one set of queries and database: the f64 score
+/// matrix and every row ranked.
+struct Reference {
+    matrix: Vec<Vec<f64>>,
+    ranked: Vec<Vec<(usize, f64)>>,
+    n: usize,
+}
+
+impl Reference {
+    fn new<A: Float>(q: ArrayView2<'_, A>, db: ArrayView2<'_, A>, cosine: bool) -> Self {
+        let matrix = score_matrix(q, db, cosine);
+        let ranked = ranked(&matrix);
+        Reference {
+            matrix,
+            ranked,
+            n: db.nrows(),
+        }
+    }
+
+    /// `hits` is exactly this top-k: same shape, indices and scores.
+    #[track_caller]
+    fn assert_exact<A: Float + std::fmt::Debug>(&self, hits: &TopK<A>, k: usize) {
+        let kk = k.min(self.n);
+        assert_eq!(hits.indices.dim(), (self.ranked.len(), kk), "shape");
+        assert_eq!(hits.scores.dim(), (self.ranked.len(), kk), "shape");
+        for (i, want) in self.ranked.iter().enumerate() {
+            for (r, &(j, s)) in want.iter().take(kk).enumerate() {
+                let got = (hits.indices[[i, r]], hits.scores[[i, r]].to_f64().unwrap());
+                assert!(
+                    got.0 == j && same(got.1, s),
+                    "query {i}, rank {r}: got {got:?}, want {:?}\nrow {:?}",
+                    (j, s),
+                    hits.indices.row(i)
+                );
+            }
+        }
+    }
+
+    /// `hits` is this top-k up to `tol`: every rank's score is the reference's
+    /// score at that rank, and the row it names really has that score.
+    #[track_caller]
+    fn assert_close<A: Float + std::fmt::Debug>(&self, hits: &TopK<A>, k: usize, tol: f64) {
+        let kk = k.min(self.n);
+        assert_eq!(hits.indices.dim(), (self.ranked.len(), kk));
+        for (i, want) in self.ranked.iter().enumerate() {
+            let mut seen = std::collections::HashSet::new();
+            for (r, &(_, s)) in want.iter().take(kk).enumerate() {
+                let j = hits.indices[[i, r]];
+                assert!(seen.insert(j), "query {i}: index {j} twice");
+                let got = hits.scores[[i, r]].to_f64().unwrap();
+                let true_score = self.matrix[i][j];
+                let close = |a: f64, b: f64| same(a, b) || (a - b).abs() <= tol;
+                assert!(close(got, s), "query {i}, rank {r}: score {got}, reference {s}");
+                assert!(
+                    close(true_score, s),
+                    "query {i}, rank {r}: row {j} scores {true_score}, reference {s}"
+                );
+            }
+            // The row's own order: scores non-increasing (NaN last), equal scores by index.
+            for r in 1..kk {
+                let (a, b) = (hits.scores[[i, r - 1]], hits.scores[[i, r]]);
+                let ordered = match (a.is_nan(), b.is_nan()) {
+                    (_, true) if a.is_nan() => hits.indices[[i, r - 1]] < hits.indices[[i, r]],
+                    (_, true) => true,
+                    (true, false) => false,
+                    _ => a > b || (a == b && hits.indices[[i, r - 1]] < hits.indices[[i, r]]),
+                };
+                assert!(ordered, "query {i}: ranks {} and {r} out of order", r - 1);
+            }
         }
     }
 }
 
-/// `hits` is the reference top-k up to `tol`: every rank's score is the
-/// reference's score at that rank, and the row it names really has that score.
+/// [`Reference::assert_exact`] for a one-off check.
 #[track_caller]
-fn assert_close<A: Float + std::fmt::Debug>(
-    hits: &TopK<A>,
-    q: ArrayView2<'_, A>,
-    db: ArrayView2<'_, A>,
-    k: usize,
-    cosine: bool,
-    tol: f64,
-) {
-    let matrix = score_matrix(q, db, cosine);
-    let reference = ranked(&matrix);
-    let kk = k.min(db.nrows());
-    assert_eq!(hits.indices.dim(), (q.nrows(), kk));
-    for (i, want) in reference.iter().enumerate() {
-        let mut seen = std::collections::HashSet::new();
-        for (r, &(_, s)) in want.iter().take(kk).enumerate() {
-            let j = hits.indices[[i, r]];
-            assert!(seen.insert(j), "query {i}: index {j} twice");
-            let got = hits.scores[[i, r]].to_f64().unwrap();
-            let true_score = matrix[i][j];
-            let close = |a: f64, b: f64| same(a, b) || (a - b).abs() <= tol;
-            assert!(close(got, s), "query {i}, rank {r}: score {got}, reference {s}");
-            assert!(
-                close(true_score, s),
-                "query {i}, rank {r}: row {j} scores {true_score}, reference {s}"
-            );
-        }
-        // The row's own order: scores non-increasing (NaN last), equal scores by index.
-        for r in 1..kk {
-            let (a, b) = (hits.scores[[i, r - 1]], hits.scores[[i, r]]);
-            let ordered = match (a.is_nan(), b.is_nan()) {
-                (_, true) if a.is_nan() => hits.indices[[i, r - 1]] < hits.indices[[i, r]],
-                (_, true) => true,
-                (true, false) => false,
-                _ => a > b || (a == b && hits.indices[[i, r - 1]] < hits.indices[[i, r]]),
-            };
-            assert!(ordered, "query {i}: ranks {} and {r} out of order", r - 1);
-        }
-    }
+fn assert_exact<A: Float + std::fmt::Debug>(hits: &TopK<A>, q: ArrayView2<'_, A>, db: ArrayView2<'_, A>, k: usize) {
+    Reference::new(q, db, false).assert_exact(hits, k);
 }
 
 /// The panic message of `f`, which must panic.
@@ -173,7 +196,9 @@ fn panic_message(f: impl FnOnce()) -> String {
 }
 
 /// Runs `f` in a rayon pool of `threads` threads (when the feature is on), so
-/// the parallel paths run whatever the machine.
+/// the parallel paths run whatever the machine. Which parallel path a search takes
+/// also depends on whether the GEMM has threads of its own (`MATMUL_NUM_THREADS`);
+/// [`parallel_plans_with_and_without_gemm_threads`] runs the random cases under both.
 fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "rayon")]
     {
@@ -440,20 +465,32 @@ fn flat_index_add_rejects_wrong_rows_and_stays_unchanged() {
 // ---------------------------------------------------------------------------
 // Random cases against the brute-force reference
 
-/// (Q, N, d, k): around the block sizes, k above N, single rows and columns,
-/// and sizes that take the parallel paths (by queries and by database parts).
+/// (Q, N, d, k): single rows and columns, k above N, across the block sizes
+/// (1024 queries; 1024 database rows of f32, 512 of f64), and last the sizes that
+/// take the parallel paths (at least 2^24 multiply-adds): many queries (split by
+/// queries), few queries (split by database parts), k above N, one query.
 const SHAPES: &[(usize, usize, usize, usize)] = &[
     (1, 1, 1, 1),
     (1, 7, 3, 10),
     (3, 50, 8, 5),
     (17, 300, 16, 1),
-    (5, 2049, 5, 7),
-    (70, 1000, 33, 50),
-    (257, 2100, 9, 3),
-    (300, 5000, 24, 10),
-    (20, 9000, 130, 4),
-    (40, 4200, 128, 4300),
-    (600, 700, 40, 16),
+    (5, 1100, 5, 7),
+    (1100, 30, 3, 4),
+    (70, 600, 33, 50),
+    (260, 1030, 64, 10),
+    (20, 6600, 128, 4),
+    (40, 3300, 128, 3400),
+    (1, 131_100, 128, 5),
+];
+
+/// The shapes small enough to search many times over (sharding, adding rows).
+const SMALL_SHAPES: &[(usize, usize, usize, usize)] = &[
+    (1, 1, 1, 1),
+    (1, 7, 3, 10),
+    (3, 50, 8, 5),
+    (17, 300, 16, 1),
+    (5, 1100, 5, 7),
+    (70, 600, 33, 50),
 ];
 
 fn check_random_exact<A: SearchScalar + std::fmt::Debug>(seed: u64) {
@@ -468,9 +505,10 @@ fn check_random_exact<A: SearchScalar + std::fmt::Debug>(seed: u64) {
             let row = database.row(a).to_owned();
             database.row_mut(b).assign(&row);
         }
-        for threads in [1, 2, 3] {
+        let reference = Reference::new(queries.view(), database.view(), false);
+        for threads in [1, 3] {
             let hits = with_threads(threads, || top_k(&queries, &database, k, Metric::InnerProduct).unwrap());
-            assert_exact(&hits, queries.view(), database.view(), k);
+            reference.assert_exact(&hits, k);
         }
     }
 }
@@ -493,12 +531,11 @@ fn check_random_cosine<A: SearchScalar + std::fmt::Debug>(seed: u64, tol: f64) {
         // Zero vectors on both sides.
         database.row_mut(rng.below(n)).fill(A::zero());
         queries.row_mut(rng.below(q)).fill(A::zero());
+        let reference = Reference::new(queries.view(), database.view(), true);
         for threads in [1, 2] {
             let hits = with_threads(threads, || top_k(&queries, &database, k, Metric::Cosine).unwrap());
-            assert_close(&hits, queries.view(), database.view(), k, true, tol);
+            reference.assert_close(&hits, k, tol);
         }
-        let hits = top_k(&queries, &database, k, Metric::InnerProduct).unwrap();
-        assert_close(&hits, queries.view(), database.view(), k, false, tol * d as f64);
     }
 }
 
@@ -510,6 +547,17 @@ fn random_cosine_f32() {
 #[test]
 fn random_cosine_f64() {
     check_random_cosine::<f64>(4, 1e-12);
+}
+
+#[test]
+fn random_inner_product_of_floats_within_rounding() {
+    let mut rng = Rng(10);
+    for &(q, n, d, k) in SHAPES {
+        let queries = rng.floats::<f32>((q, d));
+        let database = rng.floats::<f32>((n, d));
+        let hits = top_k(&queries, &database, k, Metric::InnerProduct).unwrap();
+        Reference::new(queries.view(), database.view(), false).assert_close(&hits, k, 1e-5 * d as f64);
+    }
 }
 
 #[test]
@@ -528,9 +576,10 @@ fn nan_never_ranks_above_a_number() {
             database[[rng.below(n), rng.below(d)]] = f32::NEG_INFINITY;
         }
         queries[[rng.below(q), rng.below(d)]] = f32::NAN;
-        for threads in [1, 2] {
+        let reference = Reference::new(queries.view(), database.view(), false);
+        for threads in [1, 3] {
             let hits = with_threads(threads, || top_k(&queries, &database, k, Metric::InnerProduct).unwrap());
-            assert_exact(&hits, queries.view(), database.view(), k);
+            reference.assert_exact(&hits, k);
         }
     }
     // A database whose first rows are NaN: numbers arriving later still displace them.
@@ -543,11 +592,7 @@ fn nan_never_ranks_above_a_number() {
 #[test]
 fn views_of_every_layout() {
     let mut rng = Rng(6);
-    for &(q, n, d, k) in &[
-        (5usize, 40usize, 7usize, 6usize),
-        (130, 2500, 20, 12),
-        (33, 4100, 70, 5),
-    ] {
+    for &(q, n, d, k) in &[(5usize, 40usize, 7usize, 6usize), (40, 1100, 12, 9)] {
         let queries = rng.ints::<f64>((2 * q, d), 3);
         let database = rng.ints::<f64>((2 * n, d), 3);
         let q_t = queries.t().to_owned(); // (d, 2q) C order: its transpose is F order
@@ -570,7 +615,7 @@ fn views_of_every_layout() {
                 let hits = top_k(qv, dv, k, Metric::InnerProduct).unwrap();
                 assert_exact(&hits, qv.view(), dv.view(), k);
                 let hits = top_k(qv, dv, k, Metric::Cosine).unwrap();
-                assert_close(&hits, qv.view(), dv.view(), k, true, 1e-12);
+                Reference::new(qv.view(), dv.view(), true).assert_close(&hits, k, 1e-12);
             }
         }
     }
@@ -579,7 +624,7 @@ fn views_of_every_layout() {
 #[test]
 fn sharded_and_merged_equals_unsharded() {
     let mut rng = Rng(7);
-    for &(q, n, d, k) in SHAPES {
+    for &(q, n, d, k) in SMALL_SHAPES {
         let queries = rng.ints::<f32>((q, d), 2);
         let mut database = rng.ints::<f32>((n, d), 2);
         if n > 2 {
@@ -623,7 +668,7 @@ fn sharded_and_merged_equals_unsharded() {
 #[test]
 fn flat_index_add_then_search_equals_one_shot() {
     let mut rng = Rng(8);
-    for &(q, n, d, k) in SHAPES {
+    for &(q, n, d, k) in SMALL_SHAPES {
         let queries = rng.ints::<f64>((q, d), 2);
         let mut database = rng.floats::<f64>((n, d));
         database.row_mut(rng.below(n)).fill(0.0);
@@ -645,14 +690,7 @@ fn flat_index_add_then_search_equals_one_shot() {
             assert_eq!(index.len(), n);
             assert_eq!(index.database(), database);
             let hits = index.search(&queries, k).unwrap();
-            assert_close(
-                &hits,
-                queries.view(),
-                database.view(),
-                k,
-                metric == Metric::Cosine,
-                1e-12,
-            );
+            Reference::new(queries.view(), database.view(), metric == Metric::Cosine).assert_close(&hits, k, 1e-12);
             assert_eq!(hits, top_k(&queries, &database, k, metric).unwrap());
         }
     }
@@ -727,4 +765,34 @@ fn accessors() {
         (index.len(), index.dim(), index.metric(), index.is_empty()),
         (7, 2, Metric::InnerProduct, false)
     );
+}
+
+/// The random cases again in child processes of this test binary, with the GEMM
+/// single-threaded (`MATMUL_NUM_THREADS=1`: the search splits the queries or the
+/// database over the rayon threads) and threaded (`=2`: blocks one after the
+/// other, each GEMM threaded, the scans split), so both parallel paths run
+/// whatever the environment of this process.
+#[test]
+#[cfg(feature = "rayon")]
+fn parallel_plans_with_and_without_gemm_threads() {
+    let exe = std::env::current_exe().unwrap();
+    for threads in ["1", "2"] {
+        for test in [
+            "random_inner_product_exact_f32",
+            "random_cosine_f32",
+            "nan_never_ranks_above_a_number",
+        ] {
+            let out = std::process::Command::new(&exe)
+                .args(["--exact", test, "--test-threads", "1"])
+                .env("MATMUL_NUM_THREADS", threads)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("1 passed"),
+                "{test} with MATMUL_NUM_THREADS={threads}:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
