@@ -49,8 +49,9 @@
 //! same cores. With `MATMUL_NUM_THREADS=1` the GEMMs are single-threaded and the
 //! search instead splits the queries (or, for fewer than 64 queries per thread,
 //! the database, merging the parts) over the rayon threads; on machines with more
-//! than 4 cores that is the way to use them all. Without the feature everything
-//! runs on the calling thread.
+//! than 4 cores that is the way to use them all. A single query (a matrix-vector
+//! product) and rows too short for the GEMM to thread are split the same way.
+//! Without the feature everything runs on the calling thread.
 
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -728,24 +729,33 @@ enum Plan {
 
 /// Whether the GEMM behind `inner` runs on several threads of its own:
 /// matrixmultiply's (`MATMUL_NUM_THREADS`, else one per core, at most 4) or, with
-/// the `blas` feature, OpenBLAS's (`OPENBLAS_NUM_THREADS`, else one per core).
-/// Splitting the search over rayon threads as well would oversubscribe the cores.
+/// the `blas` feature, OpenBLAS's (`OPENBLAS_NUM_THREADS` or `OMP_NUM_THREADS`,
+/// else one per core). Splitting the search over rayon threads as well would run
+/// two thread pools on the same cores.
 #[cfg(feature = "rayon")]
 fn gemm_is_threaded() -> bool {
     static THREADED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *THREADED.get_or_init(|| {
-        let var = if cfg!(feature = "blas") {
-            "OPENBLAS_NUM_THREADS"
+        let vars: &[&str] = if cfg!(feature = "blas") {
+            &["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"]
         } else {
-            "MATMUL_NUM_THREADS"
+            &["MATMUL_NUM_THREADS"]
         };
-        match std::env::var(var) {
-            // matrixmultiply reads an unparsable value as 1 thread.
-            Ok(v) if !v.is_empty() => v.trim().parse::<usize>().is_ok_and(|n| n > 1),
-            _ => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+        for var in vars {
+            match std::env::var(var) {
+                // matrixmultiply reads an unparsable value as 1 thread.
+                Ok(v) if !v.trim().is_empty() => return v.trim().parse::<usize>().is_ok_and(|n| n > 1),
+                _ => {}
+            }
         }
+        std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
     })
 }
+
+/// matrixmultiply gives an `(m, k) x (k, n)` product a second thread from
+/// `(m + n)·k >= 2^15` multiply-adds' worth of operands on.
+#[cfg(feature = "rayon")]
+const GEMM_THREADED_MIN_OPERANDS: usize = 1 << 15;
 
 /// The plan for `q` queries against `n` rows of length `d`, with `blocks`.
 fn plan(q: usize, n: usize, d: usize, blocks: Blocks) -> Plan {
@@ -754,8 +764,10 @@ fn plan(q: usize, n: usize, d: usize, blocks: Blocks) -> Plan {
         let threads = rayon::current_num_threads();
         let macs = q.saturating_mul(n).saturating_mul(d.max(1));
         if threads > 1 && macs >= PARALLEL_MIN_MACS {
-            // A single query is a matrix-vector product, never threaded inside.
-            if gemm_is_threaded() && q > 1 {
+            // A single query is a matrix-vector product, never threaded inside, and
+            // blocks of short rows are too small for the GEMM to thread.
+            let operands = d.saturating_mul(q.min(blocks.query) + n.min(blocks.db));
+            if gemm_is_threaded() && q > 1 && operands >= GEMM_THREADED_MIN_OPERANDS {
                 return Plan::ThreadedGemm;
             }
             if q >= threads * MIN_QUERIES_PER_TASK {
