@@ -69,6 +69,17 @@ mod private {
 }
 
 /// The element types the search accepts: `f32` and `f64`. Sealed.
+///
+/// ```
+/// use ndarray::Array2;
+/// use ndarray_inner::search::{top_k, Metric, SearchScalar, TopK};
+///
+/// fn best<A: SearchScalar>(queries: &Array2<A>, database: &Array2<A>) -> TopK<A> {
+///     top_k(queries, database, 1, Metric::Cosine).expect("same row length, k >= 1")
+/// }
+/// assert_eq!(best(&Array2::<f32>::ones((2, 3)), &Array2::ones((4, 3))).indices.dim(), (2, 1));
+/// assert_eq!(best(&Array2::<f64>::ones((2, 3)), &Array2::ones((4, 3))).k(), 1);
+/// ```
 pub trait SearchScalar: InnerScalar + Float + private::Sealed {}
 
 impl SearchScalar for f32 {}
