@@ -74,16 +74,18 @@ fn random_len(rng: &mut Rng) -> usize {
     }
 }
 
-/// Halves random axes until `output elements * K <= WORK_BUDGET`, keeping the
+/// Halves random axes until `output elements * K` and each operand's size are at most `WORK_BUDGET`, keeping the
 /// last axes equal when both operands have one.
 fn within_budget(rng: &mut Rng, sa: &mut [usize], sb: &mut [usize]) {
     let work = |sa: &[usize], sb: &[usize]| -> usize {
         let all = |s: &[usize]| s.iter().product::<usize>();
-        match (sa.split_last(), sb.split_last()) {
+        // The operands themselves count too: an empty output can sit beside a huge operand.
+        let products = match (sa.split_last(), sb.split_last()) {
             (None, _) => all(sb),
             (_, None) => all(sa),
-            (Some((&k, la)), Some((_, lb))) => all(la) * all(lb) * k.max(1),
-        }
+            (Some((&k, la)), Some((_, lb))) => all(la).saturating_mul(all(lb)).saturating_mul(k.max(1)),
+        };
+        products.max(all(sa)).max(all(sb))
     };
     while work(sa, sb) > WORK_BUDGET {
         let s: &mut [usize] = if sb.is_empty() || (!sa.is_empty() && rng.next_u64() % 2 == 0) {
@@ -154,7 +156,14 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
     }
     if na > 0 && nb > 0 {
         let (i, j) = (rng.next_u64() as usize % na, rng.next_u64() as usize % nb);
-        if sa[i] == sb[j] {
+        let rest = |s: &[usize], skip: usize| -> usize {
+            s.iter()
+                .enumerate()
+                .filter(|&(x, _)| x != skip)
+                .fold(1usize, |p, (_, &l)| p.saturating_mul(l))
+        };
+        let axes_out = rest(&sa, i).saturating_mul(rest(&sb, j));
+        if sa[i] == sb[j] && axes_out.saturating_mul(sa[i].max(1)) <= WORK_BUDGET {
             let got = run(&|| a.inner_axes(&b, Axis(i), Axis(j)))?;
             if !same_array(&got, &naive::tensordot(&a, &b, i, j)) {
                 return Err(format!("inner_axes({i}, {j}) differs: {what}"));

@@ -87,6 +87,8 @@ pub fn make<A: Num>(logical: &ArrayD<A>, layout: Layout) -> Operand<A> {
             }
             filled(dst)
         }
+        // An empty operand stays C order: stepping its other axes would allocate for nothing.
+        Layout::Stepped(_) if logical.is_empty() => make(logical, Layout::C),
         Layout::Stepped(mask) => {
             let big: Vec<usize> = shape
                 .iter()
