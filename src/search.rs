@@ -52,6 +52,12 @@
 //! than 4 cores that is the way to use them all. A single query (a matrix-vector
 //! product) and rows too short for the GEMM to thread are split the same way.
 //! Without the feature everything runs on the calling thread.
+//!
+//! Batch the queries: the GEMM packs (transposes) every database block once per
+//! block of queries, which costs as much as a few queries' multiply-adds, so small
+//! batches are bound by it. Measured on a 2-core AMD EPYC (Zen 4), one thread,
+//! f32 database `(100000, 128)`, `k = 10`: 1 query 2.3 ms, 16 queries 20 ms,
+//! 1000 queries 0.27 s (faiss `IndexFlatIP`: 0.32 s; `scripts/bench_search.py`).
 
 use std::cmp::Ordering;
 use std::ops::Range;

@@ -437,6 +437,25 @@ fn empty_database_queries_and_rows() {
 }
 
 #[test]
+fn huge_results_are_an_error_not_an_abort() {
+    // 2^60 queries (a broadcast view of one row) times k = 10: more bytes of
+    // results than fit in a usize, so no allocation is even tried.
+    let one = Array2::<f32>::ones((1, 2));
+    let queries = one.broadcast((1usize << 60, 2)).unwrap();
+    let database = Array2::<f32>::ones((10, 2));
+    let err = top_k(&queries, &database, 10, Metric::InnerProduct).unwrap_err();
+    assert!(matches!(err, InnerError::TooLarge { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "shapes (1152921504606846976,2) and (10,2) give an output of shape (1152921504606846976,10) that is too large \
+         to allocate"
+    );
+    // k far above N is clipped, not allocated.
+    let hits = top_k(&one, &database, usize::MAX, Metric::InnerProduct).unwrap();
+    assert_eq!(hits.indices.dim(), (1, 10));
+}
+
+#[test]
 fn merge_rejects_parts_for_different_queries() {
     let db = Array2::<f64>::ones((4, 2));
     let a = top_k(&Array2::ones((3, 2)), &db, 2, Metric::InnerProduct).unwrap();
@@ -768,7 +787,8 @@ fn accessors() {
 }
 
 /// The random cases again in child processes of this test binary, with the GEMM
-/// single-threaded (`MATMUL_NUM_THREADS=1`: the search splits the queries or the
+/// single-threaded (`MATMUL_NUM_THREADS=1`, and `OPENBLAS_NUM_THREADS=1` for a
+/// `blas` build: the search splits the queries or the
 /// database over the rayon threads) and threaded (`=2`: blocks one after the
 /// other, each GEMM threaded, the scans split), so both parallel paths run
 /// whatever the environment of this process.
@@ -785,6 +805,7 @@ fn parallel_plans_with_and_without_gemm_threads() {
             let out = std::process::Command::new(&exe)
                 .args(["--exact", test, "--test-threads", "1"])
                 .env("MATMUL_NUM_THREADS", threads)
+                .env("OPENBLAS_NUM_THREADS", threads) // the GEMM's threads with `--features blas`
                 .output()
                 .unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
