@@ -879,7 +879,9 @@ impl<A: SearchScalar> Job<'_, A> {
             // packs it with contiguous copies instead of a strided gather for
             // every database block.
             q_t.clear();
-            q_t.extend(self.queries.slice(s![q0..q1, ..]).t().iter().copied());
+            for column in self.queries.slice(s![q0..q1, ..]).columns() {
+                q_t.extend(column.iter().copied());
+            }
             let q_blk = ArrayView2::from_shape((q1 - q0, d).f(), &q_t[..]).expect("q_t holds the block");
             let mut j0 = rows.start;
             while j0 < rows.end {
