@@ -36,8 +36,10 @@
 //! heap's worst score that skips, after the first block, nearly every score. The
 //! `Q x N` score matrix is never made: besides the inputs a search holds the
 //! `(Q, k)` result, a copy of one block of queries, and one scratch block per thread.
-//! The scores are the ones [`inner`](crate::InnerExt::inner) computes for the same
-//! rows (the same GEMM), so the ranking agrees with them.
+//! The scores come from the same GEMM path as [`inner`](crate::InnerExt::inner):
+//! the same values, except that a block too small for GEMM (a last block of a few
+//! rows) takes `inner`'s direct dot-product path, whose rounding may differ in the
+//! last bits.
 //!
 //! With the default `rayon` feature, a search of at least 2^24 multiply-adds
 //! (`Q·N·d`) uses the threads; a smaller one runs on the calling thread, paying no
