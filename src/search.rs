@@ -111,7 +111,7 @@ impl SearchScalar for f64 {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Metric {
-    /// `q · x`: exactly the value [`inner`](crate::InnerExt::inner) computes.
+    /// `q · x`, computed by the GEMM of [`inner`](crate::InnerExt::inner).
     InnerProduct,
     /// `(q · x) / (|q| |x|)`, computed so from the inner product of the raw
     /// vectors and the norms `|v| = sqrt(v · v)`, as NumPy users write it
