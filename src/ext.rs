@@ -3,6 +3,7 @@
 use ndarray::{Array, Array2, ArrayRef, ArrayViewMut, Axis, Dimension};
 
 use crate::kernel::InnerScalar;
+use crate::paths::{record, Path};
 use crate::shape::{as_matrix, output_shape, zeros_checked, InnerDim};
 use crate::InnerError;
 
@@ -409,11 +410,13 @@ where
     // A 0-d operand scales the other elementwise: plain IEEE products, so unlike
     // NumPy's BLAS `scal` shortcut, 0 * inf is NaN here.
     if let Some(&s) = a.first().filter(|_| a.ndim() == 0) {
+        record(Path::Scalar);
         let s = op(s);
         out.zip_mut_with(b, |o, &x| *o = s.mul(x));
         return;
     }
     if let Some(&s) = b.first().filter(|_| b.ndim() == 0) {
+        record(Path::Scalar);
         out.zip_mut_with(a, |o, &x| *o = op(x).mul(s));
         return;
     }
@@ -424,6 +427,7 @@ where
         let c = out.into_shape_with_order(mn).expect("standard layout reshapes");
         A::inner_2d(a2.view(), b2.view(), c, conj);
     } else {
+        record(Path::OutTemporary);
         let mut tmp = Array2::zeros(mn);
         A::inner_2d(a2.view(), b2.view(), tmp.view_mut(), conj);
         let tmp = tmp.into_shape_with_order(out.raw_dim()).expect("same element count");

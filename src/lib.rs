@@ -28,6 +28,8 @@ extern crate blas_src;
 mod error;
 mod ext;
 mod kernel;
+#[doc(hidden)]
+pub mod paths;
 mod shape;
 
 pub use error::InnerError;

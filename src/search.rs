@@ -68,6 +68,7 @@ use multiversion::multiversion;
 use ndarray::{s, Array2, ArrayRef2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use num_traits::Float;
 
+use crate::paths::{record, Path};
 use crate::{InnerError, InnerExt, InnerScalar};
 
 mod private {
@@ -826,7 +827,17 @@ fn search<A: SearchScalar>(
     };
     let out_s = scores.as_slice_mut().expect("C order");
     let out_i = indices.as_slice_mut().expect("C order");
-    match plan(q, n, d, job.blocks) {
+    let plan = plan(q, n, d, job.blocks);
+    record(match plan {
+        Plan::Sequential => Path::SearchSequential,
+        #[cfg(feature = "rayon")]
+        Plan::ThreadedGemm => Path::SearchThreadedGemm,
+        #[cfg(feature = "rayon")]
+        Plan::SplitQueries(_) => Path::SearchSplitQueries,
+        #[cfg(feature = "rayon")]
+        Plan::SplitDatabase(_) => Path::SearchSplitDatabase,
+    });
+    match plan {
         Plan::Sequential => job.run(0..q, 0..n, out_s, out_i, kk, false),
         #[cfg(feature = "rayon")]
         Plan::ThreadedGemm => job.run(0..q, 0..n, out_s, out_i, kk, true),
@@ -889,6 +900,7 @@ impl<A: SearchScalar> Job<'_, A> {
             while j0 < rows.end {
                 let j1 = (j0 + nb).min(rows.end);
                 let width = j1 - j0;
+                record(Path::SearchBlock);
                 let block = &mut scratch[..(q1 - q0) * width];
                 let mut out =
                     ArrayViewMut2::from_shape((q1 - q0, width), &mut *block).expect("scratch holds the block");

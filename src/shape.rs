@@ -3,6 +3,7 @@
 
 use ndarray::{Array, ArrayRef, Axis, CowArray, Dimension, Ix0, Ix1, Ix2, Ix3, Ix4, Ix5, Ix6, IxDyn};
 
+use crate::paths::{record, Path};
 use crate::InnerError;
 
 /// The dimension type of `inner`'s output for operands of dimension `Self` and `E`.
@@ -184,5 +185,9 @@ pub(crate) fn as_matrix<A: Clone, D: Dimension>(v: &ArrayRef<A, D>) -> CowArray<
     }
     let (&k, lead) = v.shape().split_last().expect("operand has at least one axis");
     let m: usize = lead.iter().product();
-    v.to_shape((m, k)).expect("(m, k) has the operand's element count")
+    let matrix = v.to_shape((m, k)).expect("(m, k) has the operand's element count");
+    if matrix.is_owned() {
+        record(Path::OperandCopy);
+    }
+    matrix
 }

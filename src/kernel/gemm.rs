@@ -6,6 +6,7 @@ use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
 use num_complex::Complex;
 
 use super::sealed::Kernel;
+use crate::paths::{record, Path};
 
 /// Up to this many multiply-adds a loop of dot products beats GEMM's setup
 /// whatever the shape (8·8·8 f64: 0.31 µs either way)...
@@ -37,12 +38,16 @@ pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A
         return;
     }
     if is_tiny(m, n, k) {
+        record(Path::FloatTiny);
         tiny_nt(a, b, c);
     } else if m == 1 {
+        record(Path::FloatMatVec);
         general_mat_vec_mul(A::one(), &b, &a.row(0), A::zero(), &mut c.row_mut(0));
     } else if n == 1 {
+        record(Path::FloatMatVec);
         general_mat_vec_mul(A::one(), &a, &b.row(0), A::zero(), &mut c.column_mut(0));
     } else if !cfg!(feature = "cblas") && n >= m {
+        record(Path::FloatGemm);
         // The same product as `cᵀ = b · aᵀ`, written through the transposed view of
         // `c`: matrixmultiply's f64 kernel measures up to 15% faster this way round
         // when `n >= m` (2048² f64: 350 ms against 408 ms; (1000,768).(20000,768):
@@ -50,6 +55,7 @@ pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A
         // shapes measure slower, so they keep the direct form. BLAS builds keep it.
         general_mat_mul(A::one(), &b, &a.t(), A::zero(), &mut c.view_mut().reversed_axes());
     } else {
+        record(Path::FloatGemm);
         general_mat_mul(A::one(), &a, &b.t(), A::zero(), &mut c);
     }
 }
@@ -82,6 +88,7 @@ pub(crate) fn complex_nt<T: LinalgScalar>(
     c: ArrayViewMut2<'_, Complex<T>>,
     conj: bool,
 ) {
+    record(Path::ComplexFourReal);
     let Complex { re: ar, im: ai } = a.split_complex();
     let Complex { re: br, im: bi } = b.split_complex();
     let Complex { re: mut cr, im: mut ci } = c.split_complex();
@@ -168,6 +175,7 @@ pub(crate) fn gemm_conj_nt<A: LinalgScalar + Kernel>(
     let mut start = 0;
     while start < m {
         let end = (start + CONJ_BLOCK_ROWS).min(m);
+        record(Path::ConjBlock);
         let block = a.slice(s![start..end, ..]).mapv(Kernel::conj);
         gemm_nt(block.view(), b, c.slice_mut(s![start..end, ..]));
         start = end;

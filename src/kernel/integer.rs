@@ -19,6 +19,8 @@
 use multiversion::multiversion;
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
+use crate::paths::{record, Path};
+
 /// A primitive integer with the wrapping operations the kernel needs.
 pub(crate) trait WrappingInt: Copy + Default + Send + Sync + 'static {
     fn wrapping_mul_(self, rhs: Self) -> Self;
@@ -99,8 +101,10 @@ pub(crate) fn gemm_nt<T: WrappingInt>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>
     let outputs = m.saturating_mul(n);
     let macs = outputs.saturating_mul(k);
     if macs <= TINY_MACS || (outputs <= TINY_OUTPUTS && macs <= TINY_LONG_MACS) {
+        record(Path::IntegerSmall);
         return small(a, b, c);
     }
+    record(Path::IntegerBlocked);
     // One register-tile row is `NR_BYTES` whatever the width of T.
     match std::mem::size_of::<T>() {
         1 => blocked::<T, 6, 256>(a, b, c),
@@ -162,6 +166,7 @@ fn blocked_c_order<T: WrappingInt, const MR: usize, const NR: usize>(
     #[cfg(feature = "rayon")]
     if threads > 1 {
         use rayon::prelude::*;
+        record(Path::IntegerBands);
         let band = m.div_ceil(threads).div_ceil(MR) * MR;
         c.par_chunks_mut(band * n).enumerate().for_each(|(i, c_band)| {
             let rows = i * band..(i * band + c_band.len() / n);

@@ -1,0 +1,112 @@
+//! Which kernel path each product took, counted in debug builds, so that tests can
+//! prove every fast path is exercised (`tests/paths.rs` pins each path to the
+//! inputs that take it; `tests/differential.rs` checks its random cases reach them
+//! all).
+//!
+//! Not part of the API: hidden from the docs and free to change. Release builds
+//! compile [`record`] to nothing and [`count`] always returns 0.
+
+#[cfg(debug_assertions)]
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A path through the crate's kernels.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Path {
+    /// A 0-d operand: elementwise products, no kernel.
+    Scalar,
+    /// An operand whose leading axes could not be merged by strides was copied.
+    OperandCopy,
+    /// `inner_into` with an output not in standard layout, computed into a temporary.
+    OutTemporary,
+    /// Floats and complex: a loop of dot products, too small for GEMM's setup.
+    FloatTiny,
+    /// Floats and complex: one operand a single row, a matrix-vector product.
+    FloatMatVec,
+    /// Floats and complex: one GEMM (matrixmultiply, or BLAS with the `blas` feature).
+    FloatGemm,
+    /// `Complex<f64>` without BLAS: four real GEMMs on the split parts.
+    ComplexFourReal,
+    /// The Hermitian product by complex GEMM: one block of conjugated rows.
+    ConjBlock,
+    /// Integers: a loop of wrapping dot products, too small to pack.
+    IntegerSmall,
+    /// Integers: the packed, register-tiled kernel.
+    IntegerBlocked,
+    /// Integers: the packed kernel split into bands of rows over rayon threads.
+    IntegerBands,
+    /// A search on the calling thread.
+    SearchSequential,
+    /// A search one block after the other, each GEMM threaded, the scans on rayon.
+    SearchThreadedGemm,
+    /// A search with the queries split over rayon tasks.
+    SearchSplitQueries,
+    /// A search with the database split over rayon tasks, the results merged.
+    SearchSplitDatabase,
+    /// One block of queries times one block of database rows in a search.
+    SearchBlock,
+}
+
+impl Path {
+    /// Every path.
+    pub const ALL: [Path; 16] = [
+        Path::Scalar,
+        Path::OperandCopy,
+        Path::OutTemporary,
+        Path::FloatTiny,
+        Path::FloatMatVec,
+        Path::FloatGemm,
+        Path::ComplexFourReal,
+        Path::ConjBlock,
+        Path::IntegerSmall,
+        Path::IntegerBlocked,
+        Path::IntegerBands,
+        Path::SearchSequential,
+        Path::SearchThreadedGemm,
+        Path::SearchSplitQueries,
+        Path::SearchSplitDatabase,
+        Path::SearchBlock,
+    ];
+
+    /// Whether this build has the path: the threaded ones need the `rayon`
+    /// feature, and BLAS builds keep complex GEMMs in BLAS's `zgemm`.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Path::IntegerBands | Path::SearchThreadedGemm | Path::SearchSplitQueries | Path::SearchSplitDatabase => {
+                cfg!(feature = "rayon")
+            }
+            Path::ComplexFourReal => !cfg!(feature = "cblas"),
+            _ => true,
+        }
+    }
+}
+
+#[cfg(debug_assertions)]
+static COUNTS: [AtomicU64; Path::ALL.len()] = [const { AtomicU64::new(0) }; Path::ALL.len()];
+
+/// Counts one use of `path` (debug builds only).
+#[inline]
+pub(crate) fn record(path: Path) {
+    #[cfg(debug_assertions)]
+    COUNTS[path as usize].fetch_add(1, Ordering::Relaxed);
+    #[cfg(not(debug_assertions))]
+    let _ = path;
+}
+
+/// Uses of `path` in this process so far, from every thread; always 0 in release builds.
+#[doc(hidden)]
+pub fn count(path: Path) -> u64 {
+    #[cfg(debug_assertions)]
+    return COUNTS[path as usize].load(Ordering::Relaxed);
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = path;
+        0
+    }
+}
+
+/// Whether this build counts paths (debug builds do).
+#[doc(hidden)]
+pub fn counting() -> bool {
+    cfg!(debug_assertions)
+}

@@ -1,0 +1,301 @@
+//! Each kernel path is taken by the inputs meant for it, and gives the reference's
+//! answer there: the crate counts the paths it takes in debug builds
+//! (`ndarray_inner::paths`), and each test asserts exactly which ones one call took.
+//! `tests/differential.rs` checks that its random cases reach every path too.
+//!
+//! The counters are global, so the tests here take turns (`serial`).
+#![cfg(debug_assertions)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, Once};
+
+use common::naive;
+use ndarray::{arr0, s, Array, Array2, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray_inner::paths::{count, Path};
+use ndarray_inner::search::{top_k, Metric, TopK};
+use ndarray_inner::InnerExt;
+use num_complex::Complex;
+
+/// Runs the tests of this file one at a time. The search plans depend on whether the
+/// GEMM has threads of its own: fix that before any search, as CI's 2 cores would.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    static GEMM_THREADS: Once = Once::new();
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    GEMM_THREADS.call_once(|| {
+        std::env::set_var("MATMUL_NUM_THREADS", "2");
+        std::env::set_var("OPENBLAS_NUM_THREADS", "2");
+    });
+    guard
+}
+
+/// The paths `f` took, with how often.
+fn taken<R>(f: impl FnOnce() -> R) -> (R, BTreeMap<String, u64>) {
+    let before: Vec<u64> = Path::ALL.iter().map(|&p| count(p)).collect();
+    let r = f();
+    let mut paths = BTreeMap::new();
+    for (&p, b) in Path::ALL.iter().zip(before) {
+        if count(p) > b {
+            paths.insert(format!("{p:?}"), count(p) - b);
+        }
+    }
+    (r, paths)
+}
+
+fn expect(paths: &[(Path, u64)]) -> BTreeMap<String, u64> {
+    paths.iter().map(|(p, n)| (format!("{p:?}"), *n)).collect()
+}
+
+/// `(m, k)` whole numbers, so every sum is exact whatever its order.
+fn matrix<A: From<i8>>(m: usize, k: usize, seed: usize) -> Array2<A> {
+    Array2::from_shape_fn((m, k), |(i, j)| A::from(((i * 7 + j * 3 + seed) % 11) as i8 - 5))
+}
+
+fn complex(m: usize, k: usize, seed: usize) -> Array2<Complex<f64>> {
+    let re = matrix::<f64>(m, k, seed);
+    let im = matrix::<f64>(m, k, seed + 5);
+    ndarray::Zip::from(&re)
+        .and(&im)
+        .map_collect(|&r, &i| Complex::new(r, i))
+}
+
+fn to_c32(a: &Array2<Complex<f64>>) -> Array2<Complex<f32>> {
+    a.mapv(|z| Complex::new(z.re as f32, z.im as f32))
+}
+
+/// `inner(a, b)` (`inner_conj` if `conj`) checked against the reference, returning the paths taken.
+fn checked<A>(a: &ArrayViewD<'_, A>, b: &ArrayViewD<'_, A>, conj: bool) -> BTreeMap<String, u64>
+where
+    A: naive::Num + ndarray_inner::InnerScalar,
+{
+    let (got, paths) = taken(|| if conj { a.inner_conj(b) } else { a.inner(b) });
+    assert_eq!(got, naive::inner(a, b, conj), "{:?} . {:?}", a.shape(), b.shape());
+    paths
+}
+
+fn dyn2<A>(a: &Array2<A>) -> ArrayViewD<'_, A> {
+    a.view().into_dyn()
+}
+
+#[test]
+fn scalar_operand() {
+    let _s = serial();
+    let a = arr0(3.0f64).into_dyn();
+    let b = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0, -2.0]).unwrap();
+    let (a, b) = (a.view(), b.view());
+    assert_eq!(checked(&a, &b, false), expect(&[(Path::Scalar, 1)]));
+    assert_eq!(checked(&b, &a, false), expect(&[(Path::Scalar, 1)]));
+}
+
+#[test]
+fn float_tiny_matvec_and_gemm() {
+    let _s = serial();
+    for f32s in [false, true] {
+        let run = |m, n, k| {
+            if f32s {
+                checked(&dyn2(&matrix::<f32>(m, k, 1)), &dyn2(&matrix::<f32>(n, k, 2)), false)
+            } else {
+                checked(&dyn2(&matrix::<f64>(m, k, 1)), &dyn2(&matrix::<f64>(n, k, 2)), false)
+            }
+        };
+        assert_eq!(run(2, 3, 4), expect(&[(Path::FloatTiny, 1)]));
+        assert_eq!(run(8, 8, 8), expect(&[(Path::FloatTiny, 1)]));
+        assert_eq!(run(1, 50, 100), expect(&[(Path::FloatMatVec, 1)]));
+        assert_eq!(run(50, 1, 100), expect(&[(Path::FloatMatVec, 1)]));
+        assert_eq!(run(9, 8, 8), expect(&[(Path::FloatGemm, 1)]));
+        assert_eq!(run(40, 70, 33), expect(&[(Path::FloatGemm, 1)]));
+        assert_eq!(run(70, 40, 33), expect(&[(Path::FloatGemm, 1)]));
+    }
+}
+
+#[test]
+fn complex_paths() {
+    let _s = serial();
+    // 64³ is where four real GEMMs start to pay for complex128 (BLAS builds keep zgemm).
+    let (a, b) = (complex(64, 64, 1), complex(64, 64, 2));
+    let (a, b) = (dyn2(&a), dyn2(&b));
+    let big = if cfg!(feature = "blas") {
+        expect(&[(Path::FloatGemm, 1)])
+    } else {
+        expect(&[(Path::ComplexFourReal, 1)])
+    };
+    assert_eq!(checked(&a, &b, false), big);
+    let big_conj = if cfg!(feature = "blas") {
+        expect(&[(Path::ConjBlock, 1), (Path::FloatGemm, 1)])
+    } else {
+        expect(&[(Path::ComplexFourReal, 1)])
+    };
+    assert_eq!(checked(&a, &b, true), big_conj);
+
+    // Below that, one complex GEMM; the Hermitian one conjugates 256 rows at a time.
+    let (a, b) = (complex(300, 8, 3), complex(8, 8, 4));
+    assert_eq!(checked(&dyn2(&a), &dyn2(&b), false), expect(&[(Path::FloatGemm, 1)]));
+    let blocks = expect(&[(Path::ConjBlock, 2), (Path::FloatGemm, 2)]);
+    assert_eq!(checked(&dyn2(&a), &dyn2(&b), true), blocks);
+    assert_eq!(checked(&dyn2(&to_c32(&a)), &dyn2(&to_c32(&b)), true), blocks);
+    let (a, b) = (to_c32(&complex(3, 2, 5)), to_c32(&complex(2, 2, 6)));
+    assert_eq!(
+        checked(&dyn2(&a), &dyn2(&b), true),
+        expect(&[(Path::ConjBlock, 1), (Path::FloatTiny, 1)])
+    );
+}
+
+#[test]
+fn integer_small_blocked_and_bands() {
+    let _s = serial();
+    let run = |m, n, k| checked(&dyn2(&matrix::<i32>(m, k, 1)), &dyn2(&matrix::<i32>(n, k, 2)), false);
+    assert_eq!(run(2, 3, 4), expect(&[(Path::IntegerSmall, 1)]));
+    assert_eq!(run(1, 50, 100), expect(&[(Path::IntegerBlocked, 1)]));
+    assert_eq!(run(40, 40, 40), expect(&[(Path::IntegerBlocked, 1)]));
+
+    // 2^21 multiply-adds on two threads: a band of rows each.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let (a, b) = (matrix::<i64>(128, 128, 1), matrix::<i64>(128, 128, 2));
+    let (a, b) = (dyn2(&a), dyn2(&b));
+    let paths = pool.install(|| checked(&a, &b, false));
+    if cfg!(feature = "rayon") {
+        assert_eq!(paths, expect(&[(Path::IntegerBlocked, 1), (Path::IntegerBands, 1)]));
+    } else {
+        assert_eq!(paths, expect(&[(Path::IntegerBlocked, 1)]));
+    }
+    // One thread: no bands.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    assert_eq!(
+        pool.install(|| checked(&a, &b, false)),
+        expect(&[(Path::IntegerBlocked, 1)])
+    );
+}
+
+#[test]
+fn operand_copies_and_output_temporaries() {
+    let _s = serial();
+    // C order and outer-sliced 3-D operands are views; F order, or a slice of a
+    // middle axis, cannot be merged by strides.
+    let c3 = Array::from_shape_fn((3, 4, 5), |(i, j, k)| (i * 20 + j * 5 + k) as f64);
+    let f3 = Array::from_shape_vec((3, 4, 5).f(), c3.iter().copied().collect()).unwrap();
+    let b = matrix::<f64>(2, 5, 1);
+    let b = dyn2(&b);
+    let tiny = expect(&[(Path::FloatTiny, 1)]);
+    let copied = expect(&[(Path::OperandCopy, 1), (Path::FloatTiny, 1)]);
+    assert_eq!(checked(&c3.view().into_dyn(), &b, false), tiny);
+    assert_eq!(checked(&c3.slice(s![1..3, .., ..]).into_dyn(), &b, false), tiny);
+    assert_eq!(checked(&f3.view().into_dyn(), &b, false), copied);
+    assert_eq!(checked(&c3.slice(s![.., 1..3, ..]).into_dyn(), &b, false), copied);
+
+    // An F-order output goes through a C-order temporary.
+    let (a, b) = (matrix::<f64>(3, 4, 1), matrix::<f64>(2, 4, 2));
+    let mut out = Array2::<f64>::zeros((3, 2).f());
+    let ((), paths) = taken(|| a.inner_into(&b, &mut out).unwrap());
+    assert_eq!(paths, expect(&[(Path::OutTemporary, 1), (Path::FloatTiny, 1)]));
+    assert_eq!(out.into_dyn(), naive::inner(&dyn2(&a), &dyn2(&b), false));
+}
+
+/// The search paths `f` took, leaving out the products inside.
+fn search_paths(f: impl FnOnce() -> TopK<f32>) -> (TopK<f32>, BTreeMap<String, u64>) {
+    let (r, mut paths) = taken(f);
+    paths.retain(|p, _| p.starts_with("Search"));
+    (r, paths)
+}
+
+#[test]
+fn search_blocks_and_plans() {
+    let _s = serial();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    // Each case: queries, database, k, and the plan on two threads. On one thread
+    // every search is sequential; the answers must not depend on the plan.
+    let threaded = |plan| {
+        if cfg!(feature = "rayon") {
+            plan
+        } else {
+            Path::SearchSequential
+        }
+    };
+    let cases = [
+        // 3 queries x 2000 rows of f32: two database blocks (1024 rows each).
+        (
+            matrix::<f32>(3, 8, 1),
+            matrix::<f32>(2000, 8, 2),
+            5,
+            Path::SearchSequential,
+            2,
+        ),
+        // 1030 queries: two query blocks.
+        (
+            matrix::<f32>(1030, 2, 3),
+            matrix::<f32>(10, 2, 4),
+            3,
+            Path::SearchSequential,
+            2,
+        ),
+        // 2^24 multiply-adds of long rows: threaded GEMMs (the database is a 256-row block).
+        (
+            matrix::<f32>(1024, 64, 5),
+            matrix::<f32>(256, 64, 6),
+            4,
+            threaded(Path::SearchThreadedGemm),
+            1,
+        ),
+        // Short rows, many queries: the queries split over two tasks, 2 x 2 blocks each.
+        (
+            matrix::<f32>(4096, 2, 7),
+            matrix::<f32>(2048, 2, 8),
+            2,
+            threaded(Path::SearchSplitQueries),
+            8,
+        ),
+        // Short rows, few queries: the database split over two tasks, 64 blocks each.
+        (
+            matrix::<f32>(64, 2, 9),
+            matrix::<f32>(131_072, 2, 10),
+            3,
+            threaded(Path::SearchSplitDatabase),
+            128,
+        ),
+    ];
+    for (queries, database, k, plan, blocks) in cases {
+        let what = format!("{:?} in {:?}", queries.dim(), database.dim());
+        let (seq, seq_paths) = search_paths(|| {
+            one.install(|| top_k(&queries, &database, k, Metric::InnerProduct))
+                .unwrap()
+        });
+        assert_eq!(
+            seq_paths,
+            expect(&[(Path::SearchSequential, 1), (Path::SearchBlock, blocks)]),
+            "{what}"
+        );
+        let (par, par_paths) = search_paths(|| {
+            two.install(|| top_k(&queries, &database, k, Metric::InnerProduct))
+                .unwrap()
+        });
+        assert_eq!(par_paths, expect(&[(plan, 1), (Path::SearchBlock, blocks)]), "{what}");
+        assert_eq!(par.indices, seq.indices, "{what}");
+        assert_eq!(par.scores, seq.scores, "{what}");
+    }
+}
+
+#[test]
+fn every_path_has_a_test_here() {
+    // A new path must get a case above: this list is every path the tests above pin.
+    let pinned = [
+        Path::Scalar,
+        Path::OperandCopy,
+        Path::OutTemporary,
+        Path::FloatTiny,
+        Path::FloatMatVec,
+        Path::FloatGemm,
+        Path::ComplexFourReal,
+        Path::ConjBlock,
+        Path::IntegerSmall,
+        Path::IntegerBlocked,
+        Path::IntegerBands,
+        Path::SearchSequential,
+        Path::SearchThreadedGemm,
+        Path::SearchSplitQueries,
+        Path::SearchSplitDatabase,
+        Path::SearchBlock,
+    ];
+    assert_eq!(pinned, Path::ALL);
+}
