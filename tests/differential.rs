@@ -12,15 +12,19 @@ mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::layout::{make, Layout};
+use common::layout::{make, Layout, Operand};
 use common::naive::{self, Num};
 use common::Rng;
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use ndarray_inner::paths::{self, Path};
 use ndarray_inner::{InnerError, InnerExt, InnerScalar};
 use num_complex::Complex;
 
 /// Largest `output elements * K` of one case: keeps the debug-build reference quick.
 const WORK_BUDGET: usize = 40_000;
+/// One case in this many is large: past the thresholds of the complex four-GEMM
+/// path and the integer kernel's threads, which `WORK_BUDGET` stays below.
+const LARGE_EVERY: u64 = 40;
 
 trait Elem: Num + InnerScalar {
     /// A random value; `special` asks for NaN/Inf where the type has them.
@@ -120,18 +124,33 @@ fn same_array<A: Elem>(got: &ArrayD<A>, want: &ArrayD<A>) -> bool {
 
 /// One random case of element type `A`: inner, inner_conj, inner_axes, and a
 /// mismatched shape; returns a description of any disagreement.
+/// Shapes of a large case: `(m, k) . (n, k)` with 2^17 to 2^22 multiply-adds,
+/// `a`'s rows sometimes split over two axes.
+fn large_shapes(rng: &mut Rng) -> (Vec<usize>, Vec<usize>) {
+    let mut len = |lo: u64, hi: u64| (lo + rng.next_u64() % (hi - lo + 1)) as usize;
+    let (m, n, k) = (len(96, 170), len(40, 170), len(24, 150));
+    let sa = if m % 3 == 0 { vec![3, m / 3, k] } else { vec![m, k] };
+    (sa, vec![n, k])
+}
+
 fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
-    let (na, nb) = (rng.next_u64() as usize % 7, rng.next_u64() as usize % 7);
-    let k = random_len(rng);
-    let mut sa: Vec<usize> = (0..na).map(|_| random_len(rng)).collect();
-    let mut sb: Vec<usize> = (0..nb).map(|_| random_len(rng)).collect();
-    if let Some(l) = sa.last_mut() {
-        *l = k;
+    let (mut sa, mut sb);
+    if rng.next_u64() % LARGE_EVERY == 0 {
+        (sa, sb) = large_shapes(rng);
+    } else {
+        let k = random_len(rng);
+        let (na, nb) = (rng.next_u64() as usize % 7, rng.next_u64() as usize % 7);
+        sa = (0..na).map(|_| random_len(rng)).collect();
+        sb = (0..nb).map(|_| random_len(rng)).collect();
+        if let Some(l) = sa.last_mut() {
+            *l = k;
+        }
+        if let Some(l) = sb.last_mut() {
+            *l = k;
+        }
+        within_budget(rng, &mut sa, &mut sb);
     }
-    if let Some(l) = sb.last_mut() {
-        *l = k;
-    }
-    within_budget(rng, &mut sa, &mut sb);
+    let (na, nb) = (sa.len(), sb.len());
     let special = rng.next_u64() % 4 == 0;
     let (la, lb) = (random_layout(rng), random_layout(rng));
     let a = make(
@@ -146,13 +165,28 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
     let what = format!("{} {sa:?} {la:?} . {sb:?} {lb:?}", std::any::type_name::<A>());
 
     let run = |f: &dyn Fn() -> ArrayD<A>| catch_unwind(AssertUnwindSafe(f)).map_err(|_| format!("panic: {what}"));
+    let want = naive::inner(&a, &b, false);
     let got = run(&|| a.inner(&b))?;
-    if !same_array(&got, &naive::inner(&a, &b, false)) {
+    if !same_array(&got, &want) {
         return Err(format!("inner differs: {what}"));
     }
     let got = run(&|| a.inner_conj(&b))?;
     if !same_array(&got, &naive::inner(&a, &b, true)) {
         return Err(format!("inner_conj differs: {what}"));
+    }
+    // inner_into an output of any writable layout.
+    let lo = match random_layout(rng) {
+        Layout::Broadcast(_) => Layout::F,
+        layout => layout,
+    };
+    let Operand::Owned(mut out) = make(&ArrayD::from_elem(want.raw_dim(), <A as Num>::zero()), lo) else {
+        unreachable!("only Broadcast makes a broadcast operand")
+    };
+    catch_unwind(AssertUnwindSafe(|| a.inner_into(&b, &mut out)))
+        .map_err(|_| format!("panic: {what}"))?
+        .map_err(|e| format!("inner_into error {e}: {what}"))?;
+    if !same_array(&out, &want) {
+        return Err(format!("inner_into {lo:?} differs: {what}"));
     }
     if na > 0 && nb > 0 {
         let (i, j) = (rng.next_u64() as usize % na, rng.next_u64() as usize % nb);
@@ -186,34 +220,15 @@ fn random_cases_agree_with_the_reference() {
     let cases: usize = std::env::var("INNER_DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(600);
+        .unwrap_or(1500);
     let seed: u64 = std::env::var("INNER_DIFF_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03);
-    let mut failures = Vec::new();
-    for _ in 0..cases {
-        let result = match rng.next_u64() % 14 {
-            0 => case::<f32>(&mut rng),
-            1 => case::<f64>(&mut rng),
-            2 => case::<Complex<f32>>(&mut rng),
-            3 => case::<Complex<f64>>(&mut rng),
-            4 => case::<i8>(&mut rng),
-            5 => case::<i16>(&mut rng),
-            6 => case::<i32>(&mut rng),
-            7 => case::<i64>(&mut rng),
-            8 => case::<isize>(&mut rng),
-            9 => case::<u8>(&mut rng),
-            10 => case::<u16>(&mut rng),
-            11 => case::<u32>(&mut rng),
-            12 => case::<u64>(&mut rng),
-            _ => case::<usize>(&mut rng),
-        };
-        if let Err(e) = result {
-            failures.push(e);
-        }
-    }
+    // Two threads whatever the machine, so the integer kernel's bands are reachable.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let failures = pool.install(|| run_cases(&mut rng, cases));
     eprintln!(
         "differential: {cases} cases, seed {seed}, {} disagreements",
         failures.len()
@@ -224,4 +239,41 @@ fn random_cases_agree_with_the_reference() {
         failures.len(),
         &failures[..failures.len().min(5)]
     );
+
+    // Debug builds count the kernel paths: the random cases must have reached every
+    // one that `inner` has in this build (the search's are in tests/paths.rs).
+    if paths::counting() && cases >= 1500 {
+        let missed: Vec<Path> = Path::ALL
+            .into_iter()
+            .filter(|p| p.is_compiled() && !format!("{p:?}").starts_with("Search") && paths::count(*p) == 0)
+            .collect();
+        assert!(missed.is_empty(), "paths no case reached: {missed:?}");
+    }
+}
+
+/// Runs `cases` random cases; returns the disagreements.
+fn run_cases(rng: &mut Rng, cases: usize) -> Vec<String> {
+    let mut failures = Vec::new();
+    for _ in 0..cases {
+        let result = match rng.next_u64() % 14 {
+            0 => case::<f32>(rng),
+            1 => case::<f64>(rng),
+            2 => case::<Complex<f32>>(rng),
+            3 => case::<Complex<f64>>(rng),
+            4 => case::<i8>(rng),
+            5 => case::<i16>(rng),
+            6 => case::<i32>(rng),
+            7 => case::<i64>(rng),
+            8 => case::<isize>(rng),
+            9 => case::<u8>(rng),
+            10 => case::<u16>(rng),
+            11 => case::<u32>(rng),
+            12 => case::<u64>(rng),
+            _ => case::<usize>(rng),
+        };
+        if let Err(e) = result {
+            failures.push(e);
+        }
+    }
+    failures
 }
