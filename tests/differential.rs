@@ -220,7 +220,7 @@ fn random_cases_agree_with_the_reference() {
     let cases: usize = std::env::var("INNER_DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1500);
+        .unwrap_or(4000);
     let seed: u64 = std::env::var("INNER_DIFF_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -242,7 +242,7 @@ fn random_cases_agree_with_the_reference() {
 
     // Debug builds count the kernel paths: the random cases must have reached every
     // one that `inner` has in this build (the search's are in tests/paths.rs).
-    if paths::counting() && cases >= 1500 {
+    if paths::counting() && cases >= 4000 {
         let missed: Vec<Path> = Path::ALL
             .into_iter()
             .filter(|p| p.is_compiled() && !format!("{p:?}").starts_with("Search") && paths::count(*p) == 0)

@@ -60,22 +60,25 @@ pub fn inner<A: Num>(a: &ArrayViewD<A>, b: &ArrayViewD<A>, conj: bool) -> ArrayD
     assert_eq!(k, b.shape()[nb - 1], "the reference is only called on aligned shapes");
     let mut out_shape = a.shape()[..na - 1].to_vec();
     out_shape.extend_from_slice(&b.shape()[..nb - 1]);
-    let mut out = ArrayD::from_elem(IxDyn(&out_shape), A::zero());
-    for (index, value) in out.indexed_iter_mut() {
-        let index = index.slice();
-        let mut ai = index[..na - 1].to_vec();
-        ai.push(0);
-        let mut bi = index[na - 1..].to_vec();
-        bi.push(0);
-        let mut sum = A::zero();
-        for kk in 0..k {
-            ai[na - 1] = kk;
-            bi[nb - 1] = kk;
-            sum = sum.add(op(a[IxDyn(&ai)]).mul(b[IxDyn(&bi)]));
+    // The elements in logical (row-major) order: row `i` of `a` is `a_rows[i * k..][..k]`
+    // whatever the strides, so the loops below index plain vectors.
+    let a_rows: Vec<A> = a.iter().copied().collect();
+    let b_rows: Vec<A> = b.iter().copied().collect();
+    let (m, n) = (
+        a.shape()[..na - 1].iter().product::<usize>(),
+        b.shape()[..nb - 1].iter().product::<usize>(),
+    );
+    let mut out = Vec::with_capacity(m * n);
+    for i in 0..m {
+        for j in 0..n {
+            let mut sum = A::zero();
+            for kk in 0..k {
+                sum = sum.add(op(a_rows[i * k + kk]).mul(b_rows[j * k + kk]));
+            }
+            out.push(sum);
         }
-        *value = sum;
     }
-    out
+    ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("m * n elements")
 }
 
 /// NumPy's `tensordot(a, b, (axis_a, axis_b))` by plain loops.
