@@ -67,6 +67,26 @@ pub enum InnerError {
         /// The `k` that was asked for.
         k: usize,
     },
+    /// A part given to [`TopK::merge`](crate::search::TopK::merge) has `indices` and
+    /// `scores` of different shapes (its public fields were edited).
+    PartShapes {
+        /// The part's position in the slice given to `merge`.
+        part: usize,
+        /// Shape of its `indices`.
+        indices_shape: Vec<usize>,
+        /// Shape of its `scores`.
+        scores_shape: Vec<usize>,
+    },
+    /// A part given to [`TopK::merge`](crate::search::TopK::merge) has an offset that,
+    /// added to one of its indices, overflows `usize`.
+    PartOffset {
+        /// The part's position in the slice given to `merge`.
+        part: usize,
+        /// Its offset.
+        offset: usize,
+        /// Its largest index.
+        index: usize,
+    },
 }
 
 /// Formats a shape as NumPy prints it: `()`, `(4,)`, `(2,3)`.
@@ -79,6 +99,11 @@ pub(crate) fn fmt_shape(shape: &[usize]) -> String {
             format!("({})", dims.join(","))
         }
     }
+}
+
+/// The length of axis `axis`, or `?` for a hand-made error whose axis is out of range.
+fn dim_or_none(shape: &[usize], axis: usize) -> String {
+    shape.get(axis).map_or_else(|| "?".to_string(), |d| d.to_string())
 }
 
 impl fmt::Display for InnerError {
@@ -94,9 +119,9 @@ impl fmt::Display for InnerError {
                 "shapes {} and {} not aligned: {} (dim {}) != {} (dim {})",
                 fmt_shape(a_shape),
                 fmt_shape(b_shape),
-                a_shape[*a_axis],
+                dim_or_none(a_shape, *a_axis),
                 a_axis,
-                b_shape[*b_axis],
+                dim_or_none(b_shape, *b_axis),
                 b_axis
             ),
             InnerError::OutShape {
@@ -132,6 +157,20 @@ impl fmt::Display for InnerError {
                 fmt_shape(out_shape)
             ),
             InnerError::InvalidK { k } => write!(f, "k must be at least 1, got k = {k}"),
+            InnerError::PartShapes {
+                part,
+                indices_shape,
+                scores_shape,
+            } => write!(
+                f,
+                "TopK::merge: part {part} has indices of shape {} but scores of shape {}",
+                fmt_shape(indices_shape),
+                fmt_shape(scores_shape)
+            ),
+            InnerError::PartOffset { part, offset, index } => write!(
+                f,
+                "TopK::merge: part {part} has offset {offset}, and offset + index {index} overflows usize"
+            ),
         }
     }
 }

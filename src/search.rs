@@ -211,11 +211,9 @@ impl<A: SearchScalar> TopK<A> {
     /// [`InnerError::InvalidK`] for `k = 0`; [`InnerError::NotAligned`] when two parts
     /// have different numbers of queries (the message shows the shapes of their
     /// `indices`); [`InnerError::TooLarge`] when the result cannot be allocated.
-    ///
-    /// # Panics
-    ///
-    /// When a part's `indices` and `scores` differ in shape (the fields were edited
-    /// by hand), or an offset plus an index overflows `usize`.
+    /// Parts with edited fields: [`InnerError::PartShapes`] when a part's `indices`
+    /// and `scores` differ in shape, [`InnerError::PartOffset`] when an offset plus
+    /// an index overflows `usize`.
     pub fn merge(parts: &[(TopK<A>, usize)], k: usize) -> Result<TopK<A>, InnerError> {
         if k == 0 {
             return Err(InnerError::InvalidK { k });
@@ -227,12 +225,22 @@ impl<A: SearchScalar> TopK<A> {
             });
         };
         let q = first.num_queries();
-        for (part, _) in parts {
-            assert_eq!(
-                part.indices.shape(),
-                part.scores.shape(),
-                "TopK::merge: a part's indices and scores differ in shape"
-            );
+        for (p, (part, offset)) in parts.iter().enumerate() {
+            if part.indices.shape() != part.scores.shape() {
+                return Err(InnerError::PartShapes {
+                    part: p,
+                    indices_shape: part.indices.shape().to_vec(),
+                    scores_shape: part.scores.shape().to_vec(),
+                });
+            }
+            let index = part.indices.iter().copied().max().unwrap_or(0);
+            if offset.checked_add(index).is_none() {
+                return Err(InnerError::PartOffset {
+                    part: p,
+                    offset: *offset,
+                    index,
+                });
+            }
             if part.num_queries() != q {
                 return Err(InnerError::NotAligned {
                     a_shape: first.indices.shape().to_vec(),
@@ -249,7 +257,8 @@ impl<A: SearchScalar> TopK<A> {
         for (i, (mut out_s, mut out_i)) in scores.rows_mut().into_iter().zip(indices.rows_mut()).enumerate() {
             pool.clear();
             for (part, offset) in parts {
-                let global = |&j: &usize| offset.checked_add(j).expect("TopK::merge: offset + index overflows");
+                // No overflow: checked against the part's largest index above.
+                let global = |&j: &usize| offset + j;
                 pool.extend(
                     part.scores
                         .row(i)

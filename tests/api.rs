@@ -238,3 +238,15 @@ fn nan_and_inf_propagate_as_in_a_plain_sum() {
     // A 0-d operand: plain IEEE products (NumPy's BLAS scal shortcut would give 0 here).
     assert!(arr0(0.0).inner(&array![inf])[0].is_nan());
 }
+
+#[test]
+fn hand_made_errors_display_without_panicking() {
+    // The fields are public: a NotAligned built with an axis past its shape must still print.
+    let err = InnerError::NotAligned {
+        a_shape: vec![2],
+        b_shape: vec![],
+        a_axis: 3,
+        b_axis: 0,
+    };
+    assert_eq!(err.to_string(), "shapes (2,) and () not aligned: ? (dim 3) != ? (dim 0)");
+}

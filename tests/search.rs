@@ -469,6 +469,39 @@ fn merge_rejects_parts_for_different_queries() {
 }
 
 #[test]
+fn merge_rejects_edited_parts_without_panicking() {
+    let db = Array2::<f64>::ones((4, 2));
+    let good = top_k(&Array2::ones((3, 2)), &db, 2, Metric::InnerProduct).unwrap();
+    let mut short = good.clone();
+    short.scores = Array2::zeros((3, 1));
+    let err = TopK::merge(&[(good.clone(), 0), (short, 4)], 2).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "TopK::merge: part 1 has indices of shape (3,2) but scores of shape (3,1)"
+    );
+    // Each query's hits are rows 0 and 1 (all scores tie): offset usize::MAX overflows.
+    let err = TopK::merge(&[(good.clone(), 0), (good.clone(), usize::MAX)], 2).unwrap_err();
+    assert_eq!(
+        err,
+        InnerError::PartOffset {
+            part: 1,
+            offset: usize::MAX,
+            index: 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "TopK::merge: part 1 has offset {}, and offset + index 1 overflows usize",
+            usize::MAX
+        )
+    );
+    // The largest offset that still fits is fine.
+    let merged = TopK::merge(&[(good, usize::MAX - 1)], 2).unwrap();
+    assert_eq!(merged.indices.row(0).to_vec(), vec![usize::MAX - 1, usize::MAX]);
+}
+
+#[test]
 fn flat_index_add_rejects_wrong_rows_and_stays_unchanged() {
     let mut index = FlatIndex::new(Array2::<f32>::ones((3, 4)), Metric::Cosine);
     let err = index.add(&Array2::ones((2, 5))).unwrap_err();
