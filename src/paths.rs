@@ -4,7 +4,7 @@
 //! all).
 //!
 //! Not part of the API: hidden from the docs and free to change. Release builds
-//! compile [`record`] to nothing and [`count`] always returns 0.
+//! compile the recording to nothing and [`count`] always returns 0.
 
 #[cfg(debug_assertions)]
 use std::sync::atomic::{AtomicU64, Ordering};
