@@ -248,5 +248,8 @@ fn hand_made_errors_display_without_panicking() {
         a_axis: 3,
         b_axis: 0,
     };
-    assert_eq!(err.to_string(), "shapes (2,) and () not aligned: ? (dim 3) != ? (dim 0)");
+    assert_eq!(
+        err.to_string(),
+        "shapes (2,) and () not aligned: ? (dim 3) != ? (dim 0)"
+    );
 }
