@@ -4,7 +4,7 @@
 mod common;
 
 use common::naive;
-use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn};
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn, ShapeBuilder};
 use ndarray_inner::{InnerError, InnerExt};
 
 #[test]
@@ -50,6 +50,22 @@ fn many_axes_through_ixdyn() {
     let b = ArrayD::from_shape_fn(IxDyn(&sb), |i| i[0] as i32 + 1 + i[15] as i32);
     let c = a.inner(&b);
     assert_eq!(c.ndim(), 30);
+    assert_eq!(c, naive::inner(&a.view(), &b.view(), false));
+
+    // NumPy 2's limit, 64 axes, on both sides: a 126-axis output (ndarray's IxDyn has no
+    // limit of its own), including a reversed F-order operand that must be copied.
+    let mut sa = vec![1; 64];
+    sa[10] = 3;
+    sa[63] = 2;
+    let mut sb = vec![1; 64];
+    sb[50] = 2;
+    sb[63] = 2;
+    let a = ArrayD::from_shape_fn(IxDyn(&sa), |i| i[10] as i64 * 3 - i[63] as i64);
+    let b = ArrayD::from_shape_fn(IxDyn(&sb).f(), |i| i[50] as i64 + 2 * i[63] as i64 + 1);
+    let b = b.slice_each_axis(|ax| ndarray::Slice::new(0, None, if ax.axis.index() == 50 { -1 } else { 1 }));
+    let c = a.inner(&b);
+    assert_eq!(c.ndim(), 126);
+    assert_eq!(c.len(), 6);
     assert_eq!(c, naive::inner(&a.view(), &b.view(), false));
 }
 
