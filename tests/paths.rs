@@ -1,8 +1,7 @@
 //! Each kernel path is taken by the inputs meant for it, and gives the reference's
 //! answer there: the crate counts the paths it takes in debug builds
-//! (`ndarray_inner::paths`), and each test asserts exactly which ones one call took.
+//! (`ndarray_inner::paths`), and each check asserts exactly which ones one call took.
 //! `tests/differential.rs` checks that its random cases reach every path too.
-//!
 #![cfg(debug_assertions)]
 
 mod common;
