@@ -1,36 +1,50 @@
-//! No operand copies for layouts whose leading axes merge: a counting global
-//! allocator measures the bytes each call allocates. (Its own test binary, one
-//! test function, so no other test allocates at the same time.)
+//! Memory: no operand copies for layouts whose leading axes merge, and a search's
+//! peak memory bounded by its blocks, never the `Q x N` score matrix. A counting
+//! global allocator measures the bytes each call allocates and its peak. (Its own
+//! test binary, one test function, so no other test allocates at the same time.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{s, Array, Array2, Array3, ArrayView2, ArrayView3, Axis, ShapeBuilder};
+use ndarray_inner::search::{top_k, FlatIndex, Metric};
 use ndarray_inner::InnerExt;
 
 struct Counting;
 
+/// Bytes allocated so far (frees not subtracted).
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+/// Bytes allocated and not yet freed, and the most there have been.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grow(bytes: usize) {
+    ALLOCATED.fetch_add(bytes, Ordering::Relaxed);
+    let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        grow(layout.size());
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        grow(layout.size());
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATED.fetch_add(new_size.saturating_sub(layout.size()), Ordering::Relaxed);
+        grow(new_size.saturating_sub(layout.size()));
+        LIVE.fetch_sub(layout.size().saturating_sub(new_size), Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -50,7 +64,22 @@ fn allocated_by<R>(mut f: impl FnMut() -> R) -> usize {
     after - before
 }
 
+/// The most bytes live at once during `f`, above those live when it started (the
+/// second of two runs).
+fn peak_during<R>(mut f: impl FnMut() -> R) -> usize {
+    drop(f());
+    let start = LIVE.load(Ordering::SeqCst);
+    PEAK.store(start, Ordering::SeqCst);
+    drop(f());
+    PEAK.load(Ordering::SeqCst) - start
+}
+
 #[test]
+fn memory_use() {
+    mergeable_layouts_are_not_copied();
+    search_peak_memory_is_bounded();
+}
+
 fn mergeable_layouts_are_not_copied() {
     const K: usize = 1024;
     let big = Array3::<f64>::from_shape_fn((8, 64, K), |(i, j, k)| (i + 2 * j + 3 * k) as f64 % 7.0);
@@ -101,4 +130,27 @@ fn mergeable_layouts_are_not_copied() {
     let mut out = Array3::<f64>::zeros((8, 64, 16));
     let bytes = allocated_by(|| big.inner_into(&small, &mut out).unwrap());
     assert!(bytes < out_bytes.max(operand_bytes / 4), "inner_into: {bytes} bytes");
+}
+
+/// A search's peak is the result, the norms, one block of queries and one 4 MiB
+/// score block per thread, plus GEMM packing: never the `Q x N` scores.
+fn search_peak_memory_is_bounded() {
+    let (q, n, d, k) = (2048, 20_000, 32, 10);
+    let queries = Array2::<f32>::from_shape_fn((q, d), |(i, j)| ((i * 7 + j * 3) % 17) as f32 - 8.0);
+    let database = Array2::<f32>::from_shape_fn((n, d), |(i, j)| ((i * 5 + j * 11) % 19) as f32 - 9.0);
+    let full_scores = q * n * 4; // 164 MB
+    let threads = rayon::current_num_threads();
+    let blocks = threads * (4 << 20) + threads * 1024 * d * 4;
+    let result = q * k * (4 + 8);
+    let norms = (q + n) * 4;
+    let packing = threads * (2 << 20);
+    let bound = blocks + result + norms + packing;
+    for metric in [Metric::InnerProduct, Metric::Cosine] {
+        let peak = peak_during(|| top_k(&queries, &database, k, metric).unwrap());
+        eprintln!("top_k {metric:?}: peak {peak} bytes above the inputs, bound {bound}, full scores {full_scores}");
+        assert!(peak <= bound, "{metric:?}: peak {peak} bytes, more than {bound}");
+    }
+    let index = FlatIndex::new(database.clone(), Metric::Cosine);
+    let peak = peak_during(|| index.search(&queries, k).unwrap());
+    assert!(peak <= bound, "FlatIndex: peak {peak} bytes, more than {bound}");
 }
