@@ -68,6 +68,18 @@ impl Path {
         Path::SearchBlock,
     ];
 
+    /// Whether the path is part of a search rather than of `inner`.
+    pub fn is_search(self) -> bool {
+        matches!(
+            self,
+            Path::SearchSequential
+                | Path::SearchThreadedGemm
+                | Path::SearchSplitQueries
+                | Path::SearchSplitDatabase
+                | Path::SearchBlock
+        )
+    }
+
     /// Whether this build has the path: the threaded ones need the `rayon`
     /// feature, and BLAS builds keep complex GEMMs in BLAS's `zgemm`.
     pub fn is_compiled(self) -> bool {
