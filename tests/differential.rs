@@ -125,6 +125,16 @@ fn random_layout(rng: &mut Rng) -> Layout {
     }
 }
 
+/// The message of a caught panic.
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map_or("(not a string)".into(), |s| s.to_string()),
+    }
+}
+
 fn same_array<A: Elem>(got: &ArrayD<A>, want: &ArrayD<A>) -> bool {
     got.shape() == want.shape() && got.iter().zip(want).all(|(&g, &w)| g.same(w))
 }
@@ -171,7 +181,9 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
     let (a, b): (ArrayViewD<A>, ArrayViewD<A>) = (a.view(), b.view());
     let what = format!("{} {sa:?} {la:?} . {sb:?} {lb:?}", std::any::type_name::<A>());
 
-    let run = |f: &dyn Fn() -> ArrayD<A>| catch_unwind(AssertUnwindSafe(f)).map_err(|_| format!("panic: {what}"));
+    let run = |f: &dyn Fn() -> ArrayD<A>| {
+        catch_unwind(AssertUnwindSafe(f)).map_err(|p| format!("panic {:?}: {what}", panic_text(p)))
+    };
     let want = naive::inner(&a, &b, false);
     let got = run(&|| a.inner(&b))?;
     if !same_array(&got, &want) {
@@ -190,7 +202,7 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
         unreachable!("only Broadcast makes a broadcast operand")
     };
     catch_unwind(AssertUnwindSafe(|| a.inner_into(&b, &mut out)))
-        .map_err(|_| format!("panic: {what}"))?
+        .map_err(|p| format!("panic {:?}: {what}", panic_text(p)))?
         .map_err(|e| format!("inner_into error {e}: {what}"))?;
     if !same_array(&out, &want) {
         return Err(format!("inner_into {lo:?} differs: {what}"));
@@ -214,9 +226,19 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
         let mut sb2 = sb.clone();
         *sb2.last_mut().unwrap() += 1;
         let b2 = ArrayD::from_elem(IxDyn(&sb2), <A as Num>::zero());
-        let err = catch_unwind(AssertUnwindSafe(|| a.try_inner(&b2))).map_err(|_| format!("panic: {what}"))?;
-        if !matches!(err, Err(InnerError::NotAligned { .. })) {
+        let err = catch_unwind(AssertUnwindSafe(|| a.try_inner(&b2)))
+            .map_err(|p| format!("panic {:?}: {what}", panic_text(p)))?;
+        let Err(err @ InnerError::NotAligned { .. }) = err else {
             return Err(format!("mismatch not reported: {what}"));
+        };
+        // The panicking forms panic with the error's message.
+        for conj in [false, true] {
+            let panicked = catch_unwind(AssertUnwindSafe(|| {
+                drop(if conj { a.inner_conj(&b2) } else { a.inner(&b2) })
+            }));
+            if panicked.err().map(panic_text) != Some(err.to_string()) {
+                return Err(format!("panic message is not {err} (conj {conj}): {what}"));
+            }
         }
     }
     Ok(())
@@ -233,6 +255,9 @@ fn random_cases_agree_with_the_reference() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03);
+    // The panics the cases expect would each print a message: silence them; an
+    // unexpected panic is reported as a failure with its case.
+    std::panic::set_hook(Box::new(|_| {}));
     // Two threads whatever the machine, so the integer kernel's bands are reachable.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let failures = pool.install(|| run_cases(&mut rng, cases));
