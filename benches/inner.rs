@@ -21,23 +21,9 @@ use ndarray::{s, Array, Array1, Array2, Array3, ArrayView2, Dimension, LinalgSca
 use ndarray_inner::{InnerDim, InnerExt, InnerScalar};
 use num_complex::Complex;
 
-/// A seeded xorshift stream: every run multiplies the same numbers.
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Self {
-        Rng(0x9E37_79B9_7F4A_7C15)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-}
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 trait Elem: InnerScalar + LinalgScalar {
     const NAME: &'static str;
@@ -79,7 +65,7 @@ macro_rules! int_elem {
         impl Elem for $t {
             const NAME: &'static str = $name;
             fn gen(rng: &mut Rng) -> Self {
-                (rng.next() % 201) as $t
+                (rng.next_u64() % 201) as $t
             }
             fn mul_add(acc: Self, x: Self, y: Self) -> Self {
                 acc.wrapping_add(x.wrapping_mul(y))
@@ -108,7 +94,7 @@ fn flops<T: Elem>(m: usize, n: usize, k: usize) -> Throughput {
 
 /// inner, raw dot and (when small enough) naive on `(m, k) . (n, k)` in C order.
 fn square_trio<T: Elem>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, size: usize, naive_max: usize) {
-    let mut rng = Rng::new();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let a = matrix::<T>(size, size, &mut rng);
     let b = matrix::<T>(size, size, &mut rng);
     g.throughput(flops::<T>(size, size, size));
@@ -176,7 +162,7 @@ fn layout_case<T: Elem, D, E>(
 
 fn layouts_type<T: Elem>(c: &mut Criterion) {
     let size = 512;
-    let mut rng = Rng::new();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut g = c.benchmark_group(format!("layout/{}", T::NAME));
     g.sampling_mode(SamplingMode::Flat);
     let a = matrix::<T>(size, size, &mut rng);
@@ -211,7 +197,7 @@ fn layouts(c: &mut Criterion) {
 
 /// The shapes NumPy copies (>2-D operands) and the targets.
 fn shapes(c: &mut Criterion) {
-    let mut rng = Rng::new();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut g = c.benchmark_group("shapes/f64");
     g.sampling_mode(SamplingMode::Flat);
     let a: Array3<f64> = Array::from_shape_simple_fn((32, 128, 256), || rng.unit());

@@ -21,20 +21,13 @@ use ndarray::{s, Array2};
 use ndarray_inner::search::{cosine_similarity, top_k, FlatIndex, Metric, TopK};
 use ndarray_inner::InnerExt;
 
-/// splitmix64: the same numbers on every run.
-struct Rng(u64);
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn matrix_f32(&mut self, shape: (usize, usize)) -> Array2<f32> {
-        Array2::from_shape_simple_fn(shape, || (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-    }
+/// A `shape` matrix uniform in `[-1, 1)`, the same on every run.
+fn matrix_f32(rng: &mut Rng, shape: (usize, usize)) -> Array2<f32> {
+    Array2::from_shape_simple_fn(shape, || rng.unit() as f32)
 }
 
 fn large(c: &mut Criterion) {
@@ -45,8 +38,8 @@ fn large(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     for &(n, d) in &[(100_000usize, 128usize), (20_000, 768)] {
-        let db = rng.matrix_f32((n, d));
-        let queries = rng.matrix_f32((1000, d));
+        let db = matrix_f32(&mut rng, (n, d));
+        let queries = matrix_f32(&mut rng, (1000, d));
         group.throughput(Throughput::Elements(1000));
         group.bench_function(BenchmarkId::new("ip/f32/q1000/k10", format!("{n}x{d}")), |b| {
             b.iter(|| top_k(black_box(&queries), black_box(&db), 10, Metric::InnerProduct).unwrap())
@@ -60,8 +53,8 @@ fn large(c: &mut Criterion) {
             |b| b.iter(|| index.search(black_box(&queries), 10).unwrap()),
         );
     }
-    let db = rng.matrix_f32((100_000, 128)).mapv(f64::from);
-    let queries = rng.matrix_f32((200, 128)).mapv(f64::from);
+    let db = matrix_f32(&mut rng, (100_000, 128)).mapv(f64::from);
+    let queries = matrix_f32(&mut rng, (200, 128)).mapv(f64::from);
     group.throughput(Throughput::Elements(200));
     group.bench_function(BenchmarkId::new("ip/f64/q200/k10", "100000x128"), |b| {
         b.iter(|| top_k(black_box(&queries), black_box(&db), 10, Metric::InnerProduct).unwrap())
@@ -75,24 +68,24 @@ fn small(c: &mut Criterion) {
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let db = rng.matrix_f32((100_000, 128));
+    let db = matrix_f32(&mut rng, (100_000, 128));
     for &q in &[1usize, 16] {
-        let queries = rng.matrix_f32((q, 128));
+        let queries = matrix_f32(&mut rng, (q, 128));
         group.throughput(Throughput::Elements(q as u64));
         group.bench_function(BenchmarkId::new("ip/f32/k10/100000x128", format!("q{q}")), |b| {
             b.iter(|| top_k(black_box(&queries), black_box(&db), 10, Metric::InnerProduct).unwrap())
         });
     }
-    let db = rng.matrix_f32((1000, 64));
-    let queries = rng.matrix_f32((10, 64));
+    let db = matrix_f32(&mut rng, (1000, 64));
+    let queries = matrix_f32(&mut rng, (10, 64));
     group.throughput(Throughput::Elements(10));
     group.bench_function("ip/f32/k5/1000x64/q10", |b| {
         b.iter(|| top_k(black_box(&queries), black_box(&db), 5, Metric::InnerProduct).unwrap())
     });
     // The search against what users do without it: the whole score matrix, then a
     // sort of every row.
-    let db = rng.matrix_f32((20_000, 128));
-    let queries = rng.matrix_f32((200, 128));
+    let db = matrix_f32(&mut rng, (20_000, 128));
+    let queries = matrix_f32(&mut rng, (200, 128));
     group.throughput(Throughput::Elements(200));
     group.bench_function("ip/f32/k10/20000x128/q200/top_k", |b| {
         b.iter(|| top_k(black_box(&queries), black_box(&db), 10, Metric::InnerProduct).unwrap())
@@ -122,8 +115,8 @@ fn merge_and_cosine(c: &mut Criterion) {
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let db = rng.matrix_f32((40_000, 64));
-    let queries = rng.matrix_f32((1000, 64));
+    let db = matrix_f32(&mut rng, (40_000, 64));
+    let queries = matrix_f32(&mut rng, (1000, 64));
     let parts: Vec<(TopK<f32>, usize)> = (0..8)
         .map(|p| {
             let rows = p * 5000..(p + 1) * 5000;
@@ -137,8 +130,8 @@ fn merge_and_cosine(c: &mut Criterion) {
     group.bench_function("merge/8_shards/q1000/k10", |b| {
         b.iter(|| TopK::merge(black_box(&parts), 10).unwrap())
     });
-    let a = rng.matrix_f32((1000, 128));
-    let b2 = rng.matrix_f32((1000, 128));
+    let a = matrix_f32(&mut rng, (1000, 128));
+    let b2 = matrix_f32(&mut rng, (1000, 128));
     group.throughput(Throughput::Elements(1000));
     group.bench_function("cosine_similarity/f32/1000x1000x128", |b| {
         b.iter(|| cosine_similarity(black_box(&a), black_box(&b2)))

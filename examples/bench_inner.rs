@@ -20,21 +20,10 @@ use ndarray::{Array, ArrayView1, ArrayView2, ArrayViewD, Dimension, Ix1, Ix2, Ix
 use ndarray_inner::{InnerDim, InnerExt, InnerScalar};
 use num_complex::Complex;
 
-/// A seeded xorshift stream, so every run multiplies the same numbers.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-}
+// The tests' seeded generator: every run multiplies the same numbers.
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 trait Gen: InnerScalar + LinalgScalar {
     fn gen(rng: &mut Rng) -> Self;
@@ -62,12 +51,12 @@ impl Gen for Complex<f64> {
 }
 impl Gen for i32 {
     fn gen(rng: &mut Rng) -> Self {
-        (rng.next() % 201) as i32 - 100
+        (rng.next_u64() % 201) as i32 - 100
     }
 }
 impl Gen for i64 {
     fn gen(rng: &mut Rng) -> Self {
-        (rng.next() % 201) as i64 - 100
+        (rng.next_u64() % 201) as i64 - 100
     }
 }
 

@@ -6,8 +6,11 @@
 //! f32 and f64 alike, so indices and scores must match the reference exactly,
 //! ties included; cosine cases compare scores within a tolerance.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use common::Rng;
 use ndarray::{array, s, Array2, ArrayView2};
 use ndarray_inner::search::{cosine_similarity, top_k, try_cosine_similarity, FlatIndex, Metric, SearchScalar, TopK};
 use ndarray_inner::InnerError;
@@ -16,32 +19,14 @@ use num_traits::Float;
 // ---------------------------------------------------------------------------
 // Seeded random data
 
-/// splitmix64: a small, seeded, reproducible generator.
-struct Rng(u64);
+/// A matrix of integers in `-r..=r`, as floats.
+fn ints<A: Float>(rng: &mut Rng, shape: (usize, usize), r: usize) -> Array2<A> {
+    Array2::from_shape_simple_fn(shape, || A::from(rng.below(2 * r + 1) as i64 - r as i64).unwrap())
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// Uniform in `[-1, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-    /// A matrix of integers in `-r..=r`, as floats.
-    fn ints<A: Float>(&mut self, shape: (usize, usize), r: usize) -> Array2<A> {
-        Array2::from_shape_simple_fn(shape, || A::from(self.below(2 * r + 1) as i64 - r as i64).unwrap())
-    }
-    fn floats<A: Float>(&mut self, shape: (usize, usize)) -> Array2<A> {
-        Array2::from_shape_simple_fn(shape, || A::from(self.unit()).unwrap())
-    }
+/// A matrix uniform in `[-1, 1)`.
+fn floats<A: Float>(rng: &mut Rng, shape: (usize, usize)) -> Array2<A> {
+    Array2::from_shape_simple_fn(shape, || A::from(rng.unit()).unwrap())
 }
 
 // ---------------------------------------------------------------------------
@@ -549,8 +534,8 @@ fn check_random_exact<A: SearchScalar + std::fmt::Debug>(seed: u64) {
     let mut rng = Rng(seed);
     for &(q, n, d, k) in SHAPES {
         // Values in -2..=2: many exact ties between distinct rows.
-        let queries = rng.ints::<A>((q, d), 2);
-        let mut database = rng.ints::<A>((n, d), 2);
+        let queries = ints::<A>(&mut rng, (q, d), 2);
+        let mut database = ints::<A>(&mut rng, (n, d), 2);
         // Some duplicated rows.
         for _ in 0..n / 10 {
             let (a, b) = (rng.below(n), rng.below(n));
@@ -578,8 +563,8 @@ fn random_inner_product_exact_f64() {
 fn check_random_cosine<A: SearchScalar + std::fmt::Debug>(seed: u64, tol: f64) {
     let mut rng = Rng(seed);
     for &(q, n, d, k) in SHAPES {
-        let mut queries = rng.floats::<A>((q, d));
-        let mut database = rng.floats::<A>((n, d));
+        let mut queries = floats::<A>(&mut rng, (q, d));
+        let mut database = floats::<A>(&mut rng, (n, d));
         // Zero vectors on both sides.
         database.row_mut(rng.below(n)).fill(A::zero());
         queries.row_mut(rng.below(q)).fill(A::zero());
@@ -605,8 +590,8 @@ fn random_cosine_f64() {
 fn random_inner_product_of_floats_within_rounding() {
     let mut rng = Rng(10);
     for &(q, n, d, k) in SHAPES {
-        let queries = rng.floats::<f32>((q, d));
-        let database = rng.floats::<f32>((n, d));
+        let queries = floats::<f32>(&mut rng, (q, d));
+        let database = floats::<f32>(&mut rng, (n, d));
         let hits = top_k(&queries, &database, k, Metric::InnerProduct).unwrap();
         Reference::new(queries.view(), database.view(), false).assert_close(&hits, k, 1e-5 * d as f64);
     }
@@ -616,8 +601,8 @@ fn random_inner_product_of_floats_within_rounding() {
 fn nan_never_ranks_above_a_number() {
     let mut rng = Rng(5);
     for &(q, n, d, k) in SHAPES {
-        let mut queries = rng.ints::<f32>((q, d), 2);
-        let mut database = rng.ints::<f32>((n, d), 2);
+        let mut queries = ints::<f32>(&mut rng, (q, d), 2);
+        let mut database = ints::<f32>(&mut rng, (n, d), 2);
         for _ in 0..(n / 5).max(1) {
             let (r, c) = (rng.below(n), rng.below(d));
             database[[r, c]] = f32::NAN;
@@ -645,8 +630,8 @@ fn nan_never_ranks_above_a_number() {
 fn views_of_every_layout() {
     let mut rng = Rng(6);
     for &(q, n, d, k) in &[(5usize, 40usize, 7usize, 6usize), (40, 1100, 12, 9)] {
-        let queries = rng.ints::<f64>((2 * q, d), 3);
-        let database = rng.ints::<f64>((2 * n, d), 3);
+        let queries = ints::<f64>(&mut rng, (2 * q, d), 3);
+        let database = ints::<f64>(&mut rng, (2 * n, d), 3);
         let q_t = queries.t().to_owned(); // (d, 2q) C order: its transpose is F order
         let db_t = database.t().to_owned();
         let q_views = [
@@ -677,8 +662,8 @@ fn views_of_every_layout() {
 fn sharded_and_merged_equals_unsharded() {
     let mut rng = Rng(7);
     for &(q, n, d, k) in SMALL_SHAPES {
-        let queries = rng.ints::<f32>((q, d), 2);
-        let mut database = rng.ints::<f32>((n, d), 2);
+        let queries = ints::<f32>(&mut rng, (q, d), 2);
+        let mut database = ints::<f32>(&mut rng, (n, d), 2);
         if n > 2 {
             database[[rng.below(n), 0]] = f32::NAN;
         }
@@ -721,8 +706,8 @@ fn sharded_and_merged_equals_unsharded() {
 fn flat_index_add_then_search_equals_one_shot() {
     let mut rng = Rng(8);
     for &(q, n, d, k) in SMALL_SHAPES {
-        let queries = rng.ints::<f64>((q, d), 2);
-        let mut database = rng.floats::<f64>((n, d));
+        let queries = ints::<f64>(&mut rng, (q, d), 2);
+        let mut database = floats::<f64>(&mut rng, (n, d));
         database.row_mut(rng.below(n)).fill(0.0);
         for metric in [Metric::InnerProduct, Metric::Cosine] {
             let first = rng.below(n + 1);
@@ -747,13 +732,13 @@ fn flat_index_add_then_search_equals_one_shot() {
         }
     }
     // An index made from a non-C-order array.
-    let database = rng.ints::<f32>((50, 6), 3);
+    let database = ints::<f32>(&mut rng, (50, 6), 3);
     let f_order = database.t().to_owned().reversed_axes();
     let index = FlatIndex::new(f_order, Metric::InnerProduct);
-    let queries = rng.ints::<f32>((4, 6), 3);
+    let queries = ints::<f32>(&mut rng, (4, 6), 3);
     assert_exact(&index.search(&queries, 9).unwrap(), queries.view(), database.view(), 9);
     // And from a sliced array whose data does not start at the buffer's start.
-    let mut big = rng.ints::<f32>((60, 6), 3);
+    let mut big = ints::<f32>(&mut rng, (60, 6), 3);
     big.slice_collapse(s![10.., ..]);
     let index = FlatIndex::new(big.clone(), Metric::InnerProduct);
     assert_eq!(index.database(), big);
@@ -770,8 +755,8 @@ fn cosine_similarity_matches_plain_loops_and_zero_vectors_give_zero() {
         (5, 0, 3),
         (3, 4, 0),
     ] {
-        let mut a = rng.floats::<f64>((m, d));
-        let b = rng.floats::<f64>((n, d));
+        let mut a = floats::<f64>(&mut rng, (m, d));
+        let b = floats::<f64>(&mut rng, (n, d));
         if m > 1 {
             a.row_mut(1).fill(0.0);
         }

@@ -3,25 +3,7 @@
 
 pub mod layout;
 pub mod naive;
+mod rng;
 
-/// A small deterministic generator (xorshift64*), so tests need no `rand`.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0 | 1;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// A whole number in `-range..=range`.
-    pub fn small(&mut self, range: i64) -> i64 {
-        (self.next_u64() % (2 * range as u64 + 1)) as i64 - range
-    }
-    /// A float in `[-1, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-}
+#[allow(unused_imports)] // not every test binary draws random numbers
+pub use rng::Rng;
