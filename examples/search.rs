@@ -1,21 +1,38 @@
 //! Exact top-k search of a database of embeddings, from `.npy` files or a seeded
 //! random set; prints the top hits, the throughput and the peak memory.
 //!
+//! The database goes into a [`FlatIndex`] once, before any timing (for cosine and
+//! L2 that computes the rows' norms then); every timed search is
+//! [`FlatIndex::search`], or with `--filter` [`FlatIndex::search_filtered`], so
+//! that filtered and unfiltered searches are timed the same way. (The one-shot
+//! [`top_k`](ndarray_inner::search::top_k) gives the same hits, and for cosine and
+//! L2 also computes the database's norms at every call.)
+//!
 //! ```text
 //! cargo run --release --example search -- [DB.npy QUERIES.npy] [K] [options]
 //!
 //!   DB.npy, QUERIES.npy  2-D float32 or float64 arrays, (N, d) and (Q, d), both
 //!                        the same type; without them a seeded random set is made
 //!   K                    hits per query (default 10)
-//!   --metric ip|cosine   inner product (default) or cosine
+//!   --metric ip|cosine|l2
+//!                        inner product (default), cosine, or squared Euclidean
+//!                        distance (`Metric::L2`: scores ascending, nearest first)
+//!   --filter M           keep only the database rows whose id (row number) is a
+//!                        multiple of M: `search_filtered(.., |id| id % M == 0)`;
+//!                        a query with fewer than K such rows gets padding hits
+//!                        (index usize::MAX, score NaN)
 //!   --random N,D,Q       size of the random set (default 100000,128,1000)
 //!   --seed S             seed of the random set (default 1)
-//!   --reps R             searches to time, after one untimed warm-up search
-//!                        (thread pools started, pages touched); the median is
-//!                        reported (default 3)
+//!   --reps R             searches to time at least, after one untimed warm-up
+//!                        search (thread pools started, pages touched); the
+//!                        median is reported (default 3)
+//!   --min-time S         go on timing searches until they took S seconds in all
+//!                        (default 0: exactly R searches)
 //!   --show Q             queries whose hits are printed (default 3)
 //!   --print-all          print every query's hits, one line each:
-//!                        `hits <query> <index>:<score> ...` (for scripts/search_check.py)
+//!                        `hits <query> <index>:<score> ...` (for scripts/search_check.py
+//!                        and scripts/bench_search.py; padding prints as
+//!                        `18446744073709551615:NaN`)
 //! ```
 //!
 //! Threads: `RAYON_NUM_THREADS` (the search's blocks) and `MATMUL_NUM_THREADS`
@@ -26,16 +43,18 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ndarray::Array2;
-use ndarray_inner::search::{top_k, Metric, SearchScalar, TopK};
+use ndarray_inner::search::{FlatIndex, Metric, SearchScalar, TopK};
 use ndarray_npy::{read_npy, ReadNpyError, ReadableElement};
 
 struct Options {
     files: Option<(String, String)>,
     k: usize,
     metric: Metric,
+    filter: Option<usize>,
     random: (usize, usize, usize),
     seed: u64,
     reps: usize,
+    min_time: f64,
     show: usize,
     print_all: bool,
 }
@@ -45,9 +64,11 @@ fn parse_args() -> Result<Options, String> {
         files: None,
         k: 10,
         metric: Metric::InnerProduct,
+        filter: None,
         random: (100_000, 128, 1000),
         seed: 1,
         reps: 3,
+        min_time: 0.0,
         show: 3,
         print_all: false,
     };
@@ -64,9 +85,14 @@ fn parse_args() -> Result<Options, String> {
                 opts.metric = match args.next().as_deref() {
                     Some("ip") => Metric::InnerProduct,
                     Some("cosine") => Metric::Cosine,
-                    _ => return Err("--metric takes ip or cosine".into()),
+                    Some("l2") => Metric::L2,
+                    _ => return Err("--metric takes ip, cosine or l2".into()),
                 }
             }
+            "--filter" => match number(args.next(), "--filter")? {
+                0 => return Err("--filter takes M >= 1".into()),
+                m => opts.filter = Some(m),
+            },
             "--random" => {
                 let v = args.next().unwrap_or_default();
                 let dims: Vec<usize> = v.split(',').filter_map(|s| s.parse().ok()).collect();
@@ -77,6 +103,13 @@ fn parse_args() -> Result<Options, String> {
             }
             "--seed" => opts.seed = number(args.next(), "--seed")? as u64,
             "--reps" => opts.reps = number(args.next(), "--reps")?.max(1),
+            "--min-time" => {
+                opts.min_time = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+                    .ok_or("--min-time needs a number of seconds")?
+            }
             "--show" => opts.show = number(args.next(), "--show")?,
             "--print-all" => opts.print_all = true,
             "-h" | "--help" => return Err(String::new()),
@@ -128,25 +161,43 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// The most searches one run times, whatever `--min-time` asks.
+const MAX_REPS: usize = 100_000;
+
 fn run<A: SearchScalar + Display>(db: Array2<A>, queries: Array2<A>, opts: &Options, source: &str) -> ExitCode {
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
     let metric = match opts.metric {
+        Metric::InnerProduct => "inner product",
         Metric::Cosine => "cosine",
-        _ => "inner product",
+        Metric::L2 => "squared L2",
+        _ => "other metric",
+    };
+    let filter = match opts.filter {
+        Some(m) => format!("rows with id % {m} == 0 ({} of {})", db.nrows().div_ceil(m), db.nrows()),
+        None => "all rows".to_string(),
     };
     println!(
-        "database {:?} {} ({:.1} MiB) and queries {:?}, {source}; k = {}, {metric}; RAYON_NUM_THREADS={threads}",
+        "database {:?} {} ({:.1} MiB) and queries {:?}, {source}; k = {}, {metric}, {filter}; \
+         RAYON_NUM_THREADS={threads}",
         db.dim(),
         std::any::type_name::<A>(),
         mib(db.len() * std::mem::size_of::<A>()),
         queries.dim(),
         opts.k,
     );
+    // Built once, outside the timing.
+    let index = FlatIndex::new(db, opts.metric);
+    let search = || match opts.filter {
+        Some(m) => index.search_filtered(&queries, opts.k, move |id: usize| id.is_multiple_of(m)),
+        None => index.search(&queries, opts.k),
+    };
     let mut times = Vec::new();
+    let mut total = 0.0;
     let mut hits: Option<TopK<A>> = None;
-    for rep in 0..=opts.reps {
+    // The first search is the untimed warm-up.
+    for rep in 0..=MAX_REPS {
         let start = Instant::now();
-        match top_k(&queries, &db, opts.k, opts.metric) {
+        match search() {
             Ok(h) => hits = Some(h),
             Err(err) => {
                 eprintln!("error: {err}");
@@ -154,7 +205,12 @@ fn run<A: SearchScalar + Display>(db: Array2<A>, queries: Array2<A>, opts: &Opti
             }
         }
         if rep > 0 {
-            times.push(start.elapsed().as_secs_f64());
+            let elapsed = start.elapsed().as_secs_f64();
+            times.push(elapsed);
+            total += elapsed;
+            if times.len() >= opts.reps && total >= opts.min_time {
+                break;
+            }
         }
     }
     let hits = hits.expect("at least one search");
@@ -180,7 +236,7 @@ fn run<A: SearchScalar + Display>(db: Array2<A>, queries: Array2<A>, opts: &Opti
         }
     }
     println!(
-        "search: {median:.4} s (median of {}), {:.0} queries/s",
+        "search: {median:.7} s (median of {}), {:.0} queries/s",
         times.len(),
         queries.nrows() as f64 / median
     );
@@ -207,7 +263,10 @@ fn main() -> ExitCode {
             if !msg.is_empty() {
                 eprintln!("error: {msg}");
             }
-            eprintln!("usage: search [DB.npy QUERIES.npy] [K] [--metric ip|cosine] [--random N,D,Q] [--seed S] [--reps R] [--show Q] [--print-all]");
+            eprintln!(
+                "usage: search [DB.npy QUERIES.npy] [K] [--metric ip|cosine|l2] [--filter M] [--random N,D,Q] \
+                 [--seed S] [--reps R] [--min-time S] [--show Q] [--print-all]"
+            );
             return ExitCode::from(2);
         }
     };

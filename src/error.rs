@@ -87,6 +87,41 @@ pub enum InnerError {
         /// Its largest index.
         index: usize,
     },
+    /// The parts given to [`TopK::merge`](crate::search::TopK::merge) were searched
+    /// with different metrics.
+    MetricMismatch {
+        /// The position of the first part whose metric differs from part 0's.
+        part: usize,
+        /// Part 0's metric.
+        expected: crate::search::Metric,
+        /// That part's metric.
+        found: crate::search::Metric,
+    },
+    /// A [`FlatIndex`](crate::search::FlatIndex) was given a number of ids other
+    /// than its number of rows.
+    IdsLength {
+        /// The rows given.
+        rows: usize,
+        /// The ids given.
+        ids: usize,
+    },
+    /// A [`FlatIndex`](crate::search::FlatIndex) was given an id twice, or an id
+    /// it already holds.
+    DuplicateId {
+        /// The id.
+        id: usize,
+        /// Whether the index already held it (else it was repeated in the call).
+        existing: bool,
+    },
+    /// The id `usize::MAX` marks padding in search results and cannot be a row's
+    /// id (also: ids numbered by [`FlatIndex::add`](crate::search::FlatIndex::add)
+    /// would reach it).
+    ReservedId {
+        /// The id.
+        id: usize,
+    },
+    /// A range search was given a NaN radius.
+    InvalidRadius,
 }
 
 /// Formats a shape as NumPy prints it: `()`, `(4,)`, `(2,3)`.
@@ -171,6 +206,20 @@ impl fmt::Display for InnerError {
                 f,
                 "TopK::merge: part {part} has offset {offset}, and offset + index {index} overflows usize"
             ),
+            InnerError::MetricMismatch { part, expected, found } => write!(
+                f,
+                "TopK::merge: part {part} was searched by {found:?} but part 0 by {expected:?}"
+            ),
+            InnerError::IdsLength { rows, ids } => write!(f, "FlatIndex: {rows} rows but {ids} ids"),
+            InnerError::DuplicateId { id, existing: true } => {
+                write!(f, "FlatIndex: id {id} is already in the index")
+            }
+            InnerError::DuplicateId { id, existing: false } => write!(f, "FlatIndex: id {id} is given twice"),
+            InnerError::ReservedId { id } => write!(
+                f,
+                "FlatIndex: id {id} (usize::MAX) is reserved for the padding of search results"
+            ),
+            InnerError::InvalidRadius => write!(f, "range search: the radius is NaN"),
         }
     }
 }

@@ -43,13 +43,20 @@ pub enum Path {
     SearchSplitQueries,
     /// A search with the database split over rayon tasks, the results merged.
     SearchSplitDatabase,
-    /// One block of queries times one block of database rows in a search.
+    /// One GEMM block of queries times one block of database rows in a search.
     SearchBlock,
+    /// One block of database rows for every query, by the few-query kernel.
+    SearchFewBlock,
+    /// A block of database rows gathered into a scratch (filtered rows, or a
+    /// non-contiguous database for the few-query kernel).
+    SearchGather,
+    /// L2 candidates measured by the exact distance.
+    SearchL2Exact,
 }
 
 impl Path {
     /// Every path.
-    pub const ALL: [Path; 16] = [
+    pub const ALL: [Path; 19] = [
         Path::Scalar,
         Path::OperandCopy,
         Path::OutTemporary,
@@ -66,6 +73,9 @@ impl Path {
         Path::SearchSplitQueries,
         Path::SearchSplitDatabase,
         Path::SearchBlock,
+        Path::SearchFewBlock,
+        Path::SearchGather,
+        Path::SearchL2Exact,
     ];
 
     /// Whether the path is part of a search rather than of `inner`.
@@ -77,6 +87,9 @@ impl Path {
                 | Path::SearchSplitQueries
                 | Path::SearchSplitDatabase
                 | Path::SearchBlock
+                | Path::SearchFewBlock
+                | Path::SearchGather
+                | Path::SearchL2Exact
         )
     }
 

@@ -99,7 +99,7 @@ fn within_budget(rng: &mut Rng, sa: &mut [usize], sb: &mut [usize]) {
         products.max(all(sa)).max(all(sb))
     };
     while work(sa, sb) > WORK_BUDGET {
-        let s: &mut [usize] = if sb.is_empty() || (!sa.is_empty() && rng.next_u64() % 2 == 0) {
+        let s: &mut [usize] = if sb.is_empty() || (!sa.is_empty() && rng.next_u64().is_multiple_of(2)) {
             &mut *sa
         } else {
             &mut *sb
@@ -152,7 +152,7 @@ fn large_shapes(rng: &mut Rng) -> (Vec<usize>, Vec<usize>) {
 
 fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
     let (mut sa, mut sb);
-    if rng.next_u64() % LARGE_EVERY == 0 {
+    if rng.next_u64().is_multiple_of(LARGE_EVERY) {
         (sa, sb) = large_shapes(rng);
     } else {
         let k = random_len(rng);
@@ -168,7 +168,7 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
         within_budget(rng, &mut sa, &mut sb);
     }
     let (na, nb) = (sa.len(), sb.len());
-    let special = rng.next_u64() % 4 == 0;
+    let special = rng.next_u64().is_multiple_of(4);
     let (la, lb) = (random_layout(rng), random_layout(rng));
     let a = make(
         &ArrayD::from_shape_simple_fn(IxDyn(&sa), || A::random(rng, special)),

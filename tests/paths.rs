@@ -9,9 +9,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::naive;
-use ndarray::{arr0, s, Array, Array2, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray::{arr0, s, Array, Array2, ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
 use ndarray_inner::paths::{count, Path};
-use ndarray_inner::search::{top_k, Metric, TopK};
+use ndarray_inner::search::{top_k, FlatIndex, Metric, TopK};
 use ndarray_inner::InnerExt;
 use num_complex::Complex;
 
@@ -186,21 +186,30 @@ fn search_blocks_and_plans() {
         }
     };
     let cases = [
-        // 3 queries x 2000 rows of f32: two database blocks (1024 rows each).
+        // 3 queries x 1000 rows of 64 f32: the few-query kernel, two blocks of 512
+        // rows (128 KiB), too small a database for threads.
         (
-            matrix::<f32>(3, 8, 1),
-            matrix::<f32>(2000, 8, 2),
+            matrix::<f32>(3, 64, 1),
+            matrix::<f32>(1000, 64, 2),
             5,
             Path::SearchSequential,
-            2,
+            (Path::SearchFewBlock, 2),
         ),
-        // 1030 queries: two query blocks.
+        // 2 queries x 8192 rows: the few-query kernel with the database split in two.
+        (
+            matrix::<f32>(2, 64, 11),
+            matrix::<f32>(8192, 64, 12),
+            4,
+            threaded(Path::SearchSplitDatabase),
+            (Path::SearchFewBlock, 16),
+        ),
+        // 1030 queries: GEMM, two query blocks.
         (
             matrix::<f32>(1030, 2, 3),
             matrix::<f32>(10, 2, 4),
             3,
             Path::SearchSequential,
-            2,
+            (Path::SearchBlock, 2),
         ),
         // 2^24 multiply-adds of long rows: threaded GEMMs (the database is a 256-row block).
         (
@@ -208,7 +217,7 @@ fn search_blocks_and_plans() {
             matrix::<f32>(256, 64, 6),
             4,
             threaded(Path::SearchThreadedGemm),
-            1,
+            (Path::SearchBlock, 1),
         ),
         // Short rows, many queries: the queries split over two tasks, 2 x 2 blocks each.
         (
@@ -216,18 +225,18 @@ fn search_blocks_and_plans() {
             matrix::<f32>(2048, 2, 8),
             2,
             threaded(Path::SearchSplitQueries),
-            8,
+            (Path::SearchBlock, 8),
         ),
-        // Short rows, few queries: the database split over two tasks, 64 blocks each.
+        // Short rows, 64 queries (GEMM): the database split over two tasks, 64 blocks each.
         (
             matrix::<f32>(64, 2, 9),
             matrix::<f32>(131_072, 2, 10),
             3,
             threaded(Path::SearchSplitDatabase),
-            128,
+            (Path::SearchBlock, 128),
         ),
     ];
-    for (queries, database, k, plan, blocks) in cases {
+    for (queries, database, k, plan, (block, blocks)) in cases {
         let what = format!("{:?} in {:?}", queries.dim(), database.dim());
         let (seq, seq_paths) = search_paths(|| {
             one.install(|| top_k(&queries, &database, k, Metric::InnerProduct))
@@ -235,17 +244,61 @@ fn search_blocks_and_plans() {
         });
         assert_eq!(
             seq_paths,
-            expect(&[(Path::SearchSequential, 1), (Path::SearchBlock, blocks)]),
+            expect(&[(Path::SearchSequential, 1), (block, blocks)]),
             "{what}"
         );
         let (par, par_paths) = search_paths(|| {
             two.install(|| top_k(&queries, &database, k, Metric::InnerProduct))
                 .unwrap()
         });
-        assert_eq!(par_paths, expect(&[(plan, 1), (Path::SearchBlock, blocks)]), "{what}");
+        assert_eq!(par_paths, expect(&[(plan, 1), (block, blocks)]), "{what}");
         assert_eq!(par.indices, seq.indices, "{what}");
         assert_eq!(par.scores, seq.scores, "{what}");
     }
+    // A filtered search gathers the admitted rows, block by block; so does the
+    // few-query kernel for a database that is not in C order.
+    let (queries, database) = (matrix::<f32>(2, 64, 13), matrix::<f32>(1000, 64, 14));
+    let index = FlatIndex::new(database.clone(), Metric::InnerProduct);
+    let (hits, paths) = search_paths(|| {
+        one.install(|| index.search_filtered(&queries, 3, |id| id % 3 == 0))
+            .unwrap()
+    });
+    let kept = database.select(Axis(0), &(0..1000).step_by(3).collect::<Vec<_>>());
+    let want = top_k(&queries, &kept, 3, Metric::InnerProduct).unwrap();
+    assert_eq!(hits.indices, want.indices.mapv(|i| 3 * i));
+    assert_eq!(
+        paths,
+        expect(&[
+            (Path::SearchSequential, 1),
+            (Path::SearchFewBlock, 1),
+            (Path::SearchGather, 1)
+        ])
+    );
+    let columns = database.t().as_standard_layout().into_owned();
+    let (by_columns, paths) = search_paths(|| {
+        one.install(|| top_k(&queries, &columns.t(), 3, Metric::InnerProduct))
+            .unwrap()
+    });
+    assert_eq!(by_columns, top_k(&queries, &database, 3, Metric::InnerProduct).unwrap());
+    assert_eq!(
+        paths,
+        expect(&[
+            (Path::SearchSequential, 1),
+            (Path::SearchFewBlock, 2),
+            (Path::SearchGather, 2)
+        ])
+    );
+    // L2 measures its candidates exactly: once per query here (k + 64 >= 50 rows).
+    let (queries, database) = (matrix::<f32>(2, 8, 15), matrix::<f32>(50, 8, 16));
+    let (_, paths) = search_paths(|| one.install(|| top_k(&queries, &database, 3, Metric::L2)).unwrap());
+    assert_eq!(
+        paths,
+        expect(&[
+            (Path::SearchSequential, 1),
+            (Path::SearchFewBlock, 1),
+            (Path::SearchL2Exact, 2)
+        ])
+    );
 }
 
 /// One test, so that no other test's calls land in the counters between a call and

@@ -481,9 +481,14 @@ fn merge_rejects_edited_parts_without_panicking() {
             usize::MAX
         )
     );
+    // usize::MAX itself marks padding: an offset that reaches it is refused too.
+    assert!(matches!(
+        TopK::merge(&[(good.clone(), usize::MAX - 1)], 2),
+        Err(InnerError::PartOffset { part: 0, .. })
+    ));
     // The largest offset that still fits is fine.
-    let merged = TopK::merge(&[(good, usize::MAX - 1)], 2).unwrap();
-    assert_eq!(merged.indices.row(0).to_vec(), vec![usize::MAX - 1, usize::MAX]);
+    let merged = TopK::merge(&[(good, usize::MAX - 2)], 2).unwrap();
+    assert_eq!(merged.indices.row(0).to_vec(), vec![usize::MAX - 2, usize::MAX - 1]);
 }
 
 #[test]
