@@ -69,12 +69,28 @@ fn small(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     let db = matrix_f32(&mut rng, (100_000, 128));
-    for &q in &[1usize, 16] {
+    let l2_index = FlatIndex::new(db.clone(), Metric::L2);
+    let ip_index = FlatIndex::new(db.clone(), Metric::InnerProduct);
+    for &q in &[1usize, 16, 64] {
         let queries = matrix_f32(&mut rng, (q, 128));
         group.throughput(Throughput::Elements(q as u64));
         group.bench_function(BenchmarkId::new("ip/f32/k10/100000x128", format!("q{q}")), |b| {
             b.iter(|| top_k(black_box(&queries), black_box(&db), 10, Metric::InnerProduct).unwrap())
         });
+        group.bench_function(BenchmarkId::new("l2_index/f32/k10/100000x128", format!("q{q}")), |b| {
+            b.iter(|| l2_index.search(black_box(&queries), 10).unwrap())
+        });
+        // A tenth of the rows admitted: only they are read.
+        group.bench_function(
+            BenchmarkId::new("ip_index_filtered10/f32/k10/100000x128", format!("q{q}")),
+            |b| {
+                b.iter(|| {
+                    ip_index
+                        .search_filtered(black_box(&queries), 10, |id| id.is_multiple_of(10))
+                        .unwrap()
+                })
+            },
+        );
     }
     let db = matrix_f32(&mut rng, (1000, 64));
     let queries = matrix_f32(&mut rng, (10, 64));
