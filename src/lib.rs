@@ -16,6 +16,8 @@
 //! - [`InnerError`]: every error, with the shapes, in NumPy's words.
 //! - [`InnerScalar`]: the element types (floats, complex, integers).
 //! - [`InnerDim`]: the typed output dimensions.
+//! - [`search`]: exact top-k and range search by inner product, cosine or L2
+//!   distance, over arrays or a [`FlatIndex`](search::FlatIndex) with ids and filters.
 #![warn(missing_docs)]
 // The crate's own code has no `unsafe`; `forbid` is not possible because ndarray's `s!` and
 // multiversion's dispatch expand to code that allows it locally.

@@ -112,8 +112,8 @@ mod private {
     impl Sealed for ndarray::Ix2 {}
 }
 
-/// The shapes of queries a search takes: a batch `(Q, d)` ([`Ix2`]) or a single
-/// query `(d,)` ([`Ix1`]), which is searched as a batch of one. Sealed.
+/// The shapes of queries a search takes: a batch `(Q, d)` ([`Ix2`](type@Ix2)) or a single
+/// query `(d,)` ([`Ix1`](type@Ix1)), which is searched as a batch of one. Sealed.
 ///
 /// ```
 /// use ndarray::array;
