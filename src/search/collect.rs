@@ -18,15 +18,23 @@ pub(crate) struct Ctx<'a, A> {
     pub db: ArrayView2<'a, A>,
     /// The L2 candidate slack and its absolute floor ([`l2_slack`]).
     pub slack: (A, A),
+    /// The caller's ids of the rows, if any.
+    pub ids: Option<&'a [usize]>,
 }
 
 impl<'a, A: SearchScalar> Ctx<'a, A> {
-    pub fn new(metric: Metric, db: ArrayView2<'a, A>) -> Self {
+    pub fn new(metric: Metric, db: ArrayView2<'a, A>, ids: Option<&'a [usize]>) -> Self {
         Ctx {
             metric,
             db,
             slack: l2_slack(db.ncols()),
+            ids,
         }
+    }
+
+    /// The id of database row `row`.
+    fn id_of(&self, row: usize) -> usize {
+        self.ids.map_or(row, |ids| ids[row])
     }
 
     /// The exact squared distance of `query` to database row `id`.
@@ -114,7 +122,7 @@ impl<A: SearchScalar> TopKCollector<A> {
         }
     }
 
-    /// The kept `(key, row)` pairs, best first.
+    /// The kept `(key, id)` pairs, best first.
     pub fn into_sorted(self) -> Vec<(A, usize)> {
         debug_assert!(self.pending.is_empty(), "finish() first");
         self.heap.into_sorted()
@@ -122,9 +130,9 @@ impl<A: SearchScalar> TopKCollector<A> {
 
     fn resolve(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>) {
         crate::paths::record(crate::paths::Path::SearchL2Exact);
-        for &id in &self.pending {
-            let d = ctx.l2(query.row, id, &mut self.buf);
-            self.heap.offer(-d, id);
+        for &row in &self.pending {
+            let d = ctx.l2(query.row, row, &mut self.buf);
+            self.heap.offer(-d, ctx.id_of(row));
         }
         self.pending.clear();
     }
@@ -146,7 +154,7 @@ impl<A: SearchScalar> Collector<A> for TopKCollector<A> {
                     // A row can be among the exact best k only if its lower bound
                     // does not exceed the k-th exact distance found so far.
                     let Some(root) = self.heap.root() else {
-                        self.pending.push(block.rows.id(j));
+                        self.pending.push(block.rows.row(j));
                         j += 1;
                         if self.pending.len() >= cap {
                             self.resolve(ctx, query);
@@ -157,7 +165,7 @@ impl<A: SearchScalar> Collector<A> for TopKCollector<A> {
                     let end = (j + super::heap::SCAN_CHUNK).min(scores.len());
                     for (o, &s) in scores[j..end].iter().enumerate() {
                         if not_below(s, root) {
-                            self.pending.push(block.rows.id(j + o));
+                            self.pending.push(block.rows.row(j + o));
                         }
                     }
                     j = end;
@@ -181,7 +189,7 @@ impl<A: SearchScalar> Collector<A> for TopKCollector<A> {
 /// for L2).
 pub(crate) struct RangeCollector<A> {
     threshold: A,
-    /// The hits, `(key, row)`, in no order.
+    /// The hits, `(key, id)`, in no order.
     pub hits: Vec<(A, usize)>,
     pending: Vec<usize>,
     buf: Vec<A>,
@@ -203,10 +211,10 @@ impl<A: SearchScalar> RangeCollector<A> {
 
     fn resolve(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>) {
         crate::paths::record(crate::paths::Path::SearchL2Exact);
-        for &id in &self.pending {
-            let key = -ctx.l2(query.row, id, &mut self.buf);
+        for &row in &self.pending {
+            let key = -ctx.l2(query.row, row, &mut self.buf);
             if key > self.threshold {
-                self.hits.push((key, id));
+                self.hits.push((key, ctx.id_of(row)));
             }
         }
         self.pending.clear();
@@ -242,7 +250,7 @@ impl<A: SearchScalar> Collector<A> for RangeCollector<A> {
                     let end = (j + super::heap::SCAN_CHUNK).min(scores.len());
                     for (o, &s) in scores[j..end].iter().enumerate() {
                         if not_below(s, self.threshold) {
-                            self.pending.push(block.rows.id(j + o));
+                            self.pending.push(block.rows.row(j + o));
                         }
                     }
                     j = end;

@@ -28,6 +28,9 @@ pub(crate) struct Search<'a, A> {
     pub db_norms: Option<&'a [A]>,
     /// For a filtered search, the database rows that may be returned, ascending.
     pub rows: Option<&'a [usize]>,
+    /// The caller's id of each database row (an index with ids): results hold
+    /// ids and break ties by them. `None`: the ids are the rows.
+    pub ids: Option<&'a [usize]>,
 }
 
 /// Rows of queries per task at least, when a GEMM block's scan is split.
@@ -46,7 +49,7 @@ impl<A: SearchScalar> Search<'_, A> {
     pub fn run<C: Collector<A>>(&self, plan: Plan, make: impl Fn() -> C + Sync) -> Vec<Vec<C>> {
         let q = self.queries.nrows();
         let n = self.n_rows();
-        let ctx = Ctx::new(self.metric, self.db);
+        let ctx = Ctx::new(self.metric, self.db, self.ids);
         let collectors = || -> Vec<C> { (0..q).map(|_| make()).collect() };
         #[cfg(not(feature = "rayon"))]
         let plan = Plan {
@@ -171,6 +174,7 @@ impl<A: SearchScalar> Search<'_, A> {
                 let rows = BlockRows {
                     start: p0,
                     listed: self.rows,
+                    ids: self.ids,
                 };
                 let info = Block { rows, norms: &x_norms };
                 let offer = |(r, (row, c)): (usize, (&mut [A], &mut C))| {

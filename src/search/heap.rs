@@ -11,21 +11,31 @@ use super::SearchScalar;
 pub(crate) const SCAN_CHUNK: usize = 32;
 
 /// Which database rows a block of scores belongs to: score `j` of a block is row
-/// `start + j`, or `listed[start + j]` for a filtered search. Ascending either way.
+/// `start + j`, or `listed[start + j]` for a filtered search (ascending either
+/// way); results name a row by its id, `ids[row]` for an index with the
+/// caller's ids, else the row itself.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockRows<'a> {
     pub start: usize,
     pub listed: Option<&'a [usize]>,
+    pub ids: Option<&'a [usize]>,
 }
 
 impl BlockRows<'_> {
     /// The database row of score `j`.
     #[inline]
-    pub fn id(&self, j: usize) -> usize {
+    pub fn row(&self, j: usize) -> usize {
         match self.listed {
             None => self.start + j,
             Some(listed) => listed[self.start + j],
         }
+    }
+
+    /// The id of score `j`'s row: what results hold and ties are broken by.
+    #[inline]
+    pub fn id(&self, j: usize) -> usize {
+        let row = self.row(j);
+        self.ids.map_or(row, |ids| ids[row])
     }
 }
 
@@ -119,7 +129,7 @@ impl<A: SearchScalar> Heap<A> {
     }
 
     /// Offers the keys `row` of the rows `rows`, which all come after every row
-    /// already offered: then an equal key never enters (the row kept is lower).
+    /// already offered.
     pub fn scan(&mut self, row: &[A], rows: BlockRows<'_>) {
         let mut j = 0;
         while !self.is_full() && j < row.len() {
@@ -129,6 +139,20 @@ impl<A: SearchScalar> Heap<A> {
         if self.cap == 0 {
             return;
         }
+        if rows.ids.is_some() {
+            // The caller's ids need not grow with the rows: an equal key may win
+            // its tie, so equal keys are tested too.
+            while j < row.len() {
+                j += first_chunk_not_below(&row[j..], self.keys[0]);
+                let end = (j + SCAN_CHUNK).min(row.len());
+                for (o, &s) in row[j..end].iter().enumerate() {
+                    self.offer(s, rows.id(j + o));
+                }
+                j = end;
+            }
+            return;
+        }
+        // Ids are rows, ascending: an equal key never enters (the row kept is lower).
         while j < row.len() {
             let mut threshold = self.keys[0];
             if threshold.is_nan() {
@@ -249,7 +273,14 @@ mod tests {
             let mut start = 0;
             while start < n {
                 let end = (start + 1 + next(70) as usize).min(n);
-                heap.scan(&keys[start..end], BlockRows { start, listed: None });
+                heap.scan(
+                    &keys[start..end],
+                    BlockRows {
+                        start,
+                        listed: None,
+                        ids: None,
+                    },
+                );
                 start = end;
             }
             let got: Vec<(usize, u64)> = heap.into_sorted().into_iter().map(|(s, i)| (i, s.to_bits())).collect();
@@ -279,6 +310,7 @@ mod tests {
             BlockRows {
                 start: 0,
                 listed: Some(&listed),
+                ids: None,
             },
         );
         heap.scan(
@@ -286,8 +318,26 @@ mod tests {
             BlockRows {
                 start: 2,
                 listed: Some(&listed),
+                ids: None,
             },
         );
         assert_eq!(heap.into_sorted(), vec![(7.0, 21), (5.0, 8)]);
+    }
+
+    #[test]
+    fn ids_that_do_not_grow_with_the_rows_break_ties_by_the_lower_id() {
+        let ids = [30, 20, 10, 5, 40];
+        let rows = |start| BlockRows {
+            start,
+            listed: None,
+            ids: Some(&ids),
+        };
+        let mut heap = Heap::new(2);
+        heap.scan(&[1.0, 1.0], rows(0));
+        heap.scan(&[1.0, 0.0, 1.0], rows(2));
+        assert_eq!(heap.into_sorted(), vec![(1.0, 10), (1.0, 20)]);
+        let mut heap = Heap::new(1);
+        heap.scan(&[f64::NAN, f64::NAN, f64::NAN], rows(0));
+        assert_eq!(heap.into_sorted()[0].1, 10);
     }
 }

@@ -340,7 +340,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// As [`top_k`](super::top_k), without the norms of the database.
     pub fn search<D: QueryRows>(&self, queries: &ArrayRef<A, D>, k: usize) -> Result<TopK<A>, InnerError> {
         let queries = self.queries(queries, Some(k))?;
-        top_k_of(self.engine(queries, None), k, self.id_map())
+        top_k_of(self.engine(queries, None), k)
     }
 
     /// [`search`](FlatIndex::search) among the rows whose id passes `filter`: only
@@ -379,7 +379,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     ) -> Result<TopK<A>, InnerError> {
         let queries = self.queries(queries, Some(k))?;
         let rows = self.admitted(filter);
-        top_k_of(self.engine(queries, Some(&rows)), k, self.id_map())
+        top_k_of(self.engine(queries, Some(&rows)), k)
     }
 
     /// Every row within `radius` of each query, best first: distance `< radius`
@@ -406,7 +406,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// row with a score above `-inf` (not NaN).
     pub fn range_search<D: QueryRows>(&self, queries: &ArrayRef<A, D>, radius: A) -> Result<RangeHits<A>, InnerError> {
         let queries = self.queries(queries, None)?;
-        range_of(self.engine(queries, None), radius, self.id_map())
+        range_of(self.engine(queries, None), radius)
     }
 
     /// [`range_search`](FlatIndex::range_search) among the rows whose id passes
@@ -433,7 +433,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     ) -> Result<RangeHits<A>, InnerError> {
         let queries = self.queries(queries, None)?;
         let rows = self.admitted(filter);
-        range_of(self.engine(queries, Some(&rows)), radius, self.id_map())
+        range_of(self.engine(queries, Some(&rows)), radius)
     }
 
     /// The database, shape `(len, dim)`, in C order, row `i` the row of the `i`-th id
@@ -583,6 +583,7 @@ impl<A: SearchScalar> FlatIndex<A> {
             db: self.database(),
             db_norms: self.metric.uses_norms().then_some(&self.norms[..]),
             rows,
+            ids: self.id_map(),
         }
     }
 

@@ -205,8 +205,9 @@ pub fn top_k<A: SearchScalar, D: QueryRows>(
         db: database.view(),
         db_norms: None,
         rows: None,
+        ids: None,
     };
-    top_k_of(search, k, None)
+    top_k_of(search, k)
 }
 
 /// Every row of `database` within `radius` of each query, best first:
@@ -258,8 +259,9 @@ pub fn range_search<A: SearchScalar, D: QueryRows>(
         db: database.view(),
         db_norms: None,
         rows: None,
+        ids: None,
     };
-    range_of(search, radius, None)
+    range_of(search, radius)
 }
 
 /// The queries as a `(Q, d)` view, checked against a database of shape
@@ -330,25 +332,21 @@ fn plan_of<A: SearchScalar>(search: &Search<'_, A>) -> plan::Plan {
     )
 }
 
-/// The top-k search after the checks; rows become `ids[row]` when given.
-fn top_k_of<A: SearchScalar>(search: Search<'_, A>, k: usize, ids: Option<&[usize]>) -> Result<TopK<A>, InnerError> {
+/// The top-k search after the checks.
+fn top_k_of<A: SearchScalar>(search: Search<'_, A>, k: usize) -> Result<TopK<A>, InnerError> {
     let q = search.queries.nrows();
     let kk = k.min(search.db.nrows());
     let result = topk::alloc_result::<A>(q, kk, search.queries.shape(), search.db.shape())?;
     if q == 0 || kk == 0 || search.n_rows() == 0 {
         // Nothing to search: empty rows, or (no row admitted) all padding.
-        return Ok(topk::assemble(search.metric, Vec::new(), result, ids));
+        return Ok(topk::assemble(search.metric, Vec::new(), result));
     }
     let parts = search.run(plan_of(&search), || TopKCollector::new(kk));
-    Ok(topk::assemble(search.metric, parts, result, ids))
+    Ok(topk::assemble(search.metric, parts, result))
 }
 
-/// The range search after the checks; rows become `ids[row]` when given.
-fn range_of<A: SearchScalar>(
-    search: Search<'_, A>,
-    radius: A,
-    ids: Option<&[usize]>,
-) -> Result<RangeHits<A>, InnerError> {
+/// The range search after the checks.
+fn range_of<A: SearchScalar>(search: Search<'_, A>, radius: A) -> Result<RangeHits<A>, InnerError> {
     if radius.is_nan() {
         return Err(InnerError::InvalidRadius);
     }
@@ -363,5 +361,5 @@ fn range_of<A: SearchScalar>(
     } else {
         search.run(plan_of(&search), || RangeCollector::new(search.metric, radius))
     };
-    range::assemble(search.metric, q, parts, ids, too_large)
+    range::assemble(search.metric, q, parts, too_large)
 }

@@ -104,12 +104,11 @@ impl<A: SearchScalar> RangeHits<A> {
 }
 
 /// The `RangeHits` of a search's finished collectors (`parts[p][q]`: part `p`
-/// of the database, query `q`), rows mapped to `ids[row]` when given.
+/// of the database, query `q`).
 pub(crate) fn assemble<A: SearchScalar>(
     metric: Metric,
     q: usize,
     parts: Vec<Vec<RangeCollector<A>>>,
-    ids: Option<&[usize]>,
     too_large: impl Fn() -> InnerError,
 ) -> Result<RangeHits<A>, InnerError> {
     let mut columns: Vec<std::vec::IntoIter<RangeCollector<A>>> = parts.into_iter().map(Vec::into_iter).collect();
@@ -125,8 +124,8 @@ pub(crate) fn assemble<A: SearchScalar>(
         pool.sort_unstable_by(rank_cmp);
         indices.try_reserve(pool.len()).map_err(|_| too_large())?;
         scores.try_reserve(pool.len()).map_err(|_| too_large())?;
-        for &(key, row) in &pool {
-            indices.push(ids.map_or(row, |ids| ids[row]));
+        for &(key, id) in &pool {
+            indices.push(id);
             scores.push(metric.score(key));
         }
         lims.push(indices.len());

@@ -234,13 +234,11 @@ fn top_in_place<A: SearchScalar>(pool: &mut Vec<(A, usize)>, kk: usize) {
 }
 
 /// The `TopK` of a search's finished collectors: `parts[p][q]` is query `q`'s
-/// collector for part `p` of the database. Rows become `ids[row]` when given;
-/// rows with fewer than `kk` hits are padded.
+/// collector for part `p` of the database; rows with fewer than `kk` hits are padded.
 pub(crate) fn assemble<A: SearchScalar>(
     metric: Metric,
     parts: Vec<Vec<TopKCollector<A>>>,
     (mut scores, mut indices): (Array2<A>, Array2<usize>),
-    ids: Option<&[usize]>,
 ) -> TopK<A> {
     let kk = indices.ncols();
     let mut columns: Vec<std::vec::IntoIter<TopKCollector<A>>> = parts.into_iter().map(Vec::into_iter).collect();
@@ -255,7 +253,7 @@ pub(crate) fn assemble<A: SearchScalar>(
         }
         for (r, (os, oi)) in out_s.iter_mut().zip(out_i.iter_mut()).enumerate() {
             (*os, *oi) = match pool.get(r) {
-                Some(&(key, row)) => (metric.score(key), ids.map_or(row, |ids| ids[row])),
+                Some(&(key, id)) => (metric.score(key), id),
                 None => (A::nan(), PADDING),
             };
         }
