@@ -4,6 +4,7 @@
 //! first; for L2 they keep *candidates* by the cheap distance and let the exact
 //! distance decide (see the module documentation of `search`, "Exactness of L2").
 
+use multiversion::multiversion;
 use ndarray::ArrayView2;
 
 use super::heap::{first_chunk_above, first_chunk_not_below, not_below, BlockRows, Heap};
@@ -78,7 +79,11 @@ pub(crate) trait Collector<A>: Send {
 /// Inner products turned into cosines in place: `row[j] / (|q| |x_j|)`, and `0`
 /// where that denominator is `0` (then `q` or `x_j` is a zero vector and the
 /// other is finite, so the inner product is `0` too).
-#[inline]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 pub(crate) fn to_cosines<A: SearchScalar>(row: &mut [A], q_norm: A, x_norms: &[A]) {
     for (s, &xn) in row.iter_mut().zip(x_norms) {
         let den = q_norm * xn;
@@ -90,7 +95,11 @@ pub(crate) fn to_cosines<A: SearchScalar>(row: &mut [A], q_norm: A, x_norms: &[A
 /// squared distance: `-(|q|^2 + |x|^2 - 2 q·x - slack)`, with the slack of
 /// [`l2_slack`]. A NaN or infinite part gives a key that passes every test, so
 /// the exact distance decides for such rows too.
-#[inline]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 fn to_l2_lower_keys<A: SearchScalar>(row: &mut [A], q_norm: A, x_norms: &[A], (c, tiny): (A, A)) {
     let qq = q_norm * q_norm;
     let two = A::one() + A::one();
@@ -100,15 +109,11 @@ fn to_l2_lower_keys<A: SearchScalar>(row: &mut [A], q_norm: A, x_norms: &[A], (c
     }
 }
 
-/// Pending L2 candidates per query before their exact distances are computed.
-fn pending_cap(k: usize) -> usize {
-    k.saturating_add(64)
-}
-
 /// The best `k` rows of one query.
 pub(crate) struct TopKCollector<A> {
     heap: Heap<A>,
-    /// L2 rows whose lower bound does not rule them out, not yet measured exactly.
+    /// L2 rows whose lower bound does not rule them out, not yet measured
+    /// exactly (at most `k`, or one chunk of scores).
     pending: Vec<usize>,
     buf: Vec<A>,
 }
@@ -148,15 +153,15 @@ impl<A: SearchScalar> Collector<A> for TopKCollector<A> {
             }
             Metric::L2 => {
                 to_l2_lower_keys(scores, query.norm, block.norms, ctx.slack);
-                let cap = pending_cap(self.heap.cap());
                 let mut j = 0;
                 while j < scores.len() {
                     // A row can be among the exact best k only if its lower bound
                     // does not exceed the k-th exact distance found so far.
                     let Some(root) = self.heap.root() else {
+                        // Until k rows are measured, every row is a candidate.
                         self.pending.push(block.rows.row(j));
                         j += 1;
-                        if self.pending.len() >= cap {
+                        if self.heap.len() + self.pending.len() >= self.heap.cap() {
                             self.resolve(ctx, query);
                         }
                         continue;
@@ -169,7 +174,10 @@ impl<A: SearchScalar> Collector<A> for TopKCollector<A> {
                         }
                     }
                     j = end;
-                    if self.pending.len() >= cap {
+                    // Measured at once, so the threshold tightens as the heap's
+                    // does for the similarities (resolving in batches of k + 64
+                    // measured 4x the candidates).
+                    if !self.pending.is_empty() {
                         self.resolve(ctx, query);
                     }
                 }

@@ -105,6 +105,11 @@ impl<A: SearchScalar> Heap<A> {
         self.cap
     }
 
+    /// The number of pairs kept.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     pub fn is_full(&self) -> bool {
         self.keys.len() == self.cap
     }
