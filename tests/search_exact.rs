@@ -797,6 +797,30 @@ fn fingerprint_range(h: &mut u64, r: &RangeHits<f32>) {
     }
 }
 
+/// Whether plans must agree bit for bit: L2 always (its scores are the one exact
+/// function); the similarities unless BLAS computes the GEMM blocks, whose
+/// rounding OpenBLAS lets depend on the block's shape (the docs say the last bits
+/// of inner products may differ between plans there).
+fn bitwise_across_plans(metric: Metric) -> bool {
+    metric == Metric::L2 || !cfg!(feature = "cblas")
+}
+
+/// The same hits with scores equal, or within a relative 1e-5 where
+/// [`bitwise_across_plans`] is false.
+#[track_caller]
+fn assert_plans_agree(metric: Metric, a: &TopK<f32>, b: &TopK<f32>, what: &str) {
+    if bitwise_across_plans(metric) {
+        return assert_same_topk(a, b, what);
+    }
+    assert_eq!(a.indices, b.indices, "{what}: indices");
+    for (x, y) in a.scores.iter().zip(&b.scores) {
+        assert!(
+            (x - y).abs() <= 1e-5 * x.abs().max(1.0) || (x.is_nan() && y.is_nan()),
+            "{what}: {x} {y}"
+        );
+    }
+}
+
 /// Runs every metric's top-k, range and index searches for batches that take
 /// the few-query kernel (split over the database on 2 threads), GEMM split over
 /// the database or threaded inside, and GEMM split over the queries or threaded
@@ -828,11 +852,24 @@ fn plan_fingerprint() -> u64 {
             };
             let (a, b) = (run(1), run(2));
             let what = format!("Q={q} {metric:?}");
-            assert_same_topk(&a.0, &b.0, &format!("{what}: top_k, 1 and 2 threads"));
-            assert_eq!(a.1, b.1, "{what}: range_search, 1 and 2 threads");
+            assert_plans_agree(metric, &a.0, &b.0, &format!("{what}: top_k, 1 and 2 threads"));
+            if bitwise_across_plans(metric) {
+                assert_eq!(a.1, b.1, "{what}: range_search, 1 and 2 threads");
+            } else {
+                assert_eq!(
+                    (&a.1.lims, &a.1.indices),
+                    (&b.1.lims, &b.1.indices),
+                    "{what}: range_search"
+                );
+            }
             assert!(a.1.len() > q, "{what}: the radius takes in some rows");
-            assert_same_topk(&a.2, &b.2, &format!("{what}: FlatIndex::search, 1 and 2 threads"));
-            assert_same_topk(&a.3, &b.3, &format!("{what}: search_filtered, 1 and 2 threads"));
+            assert_plans_agree(
+                metric,
+                &a.2,
+                &b.2,
+                &format!("{what}: FlatIndex::search, 1 and 2 threads"),
+            );
+            assert_plans_agree(metric, &a.3, &b.3, &format!("{what}: search_filtered, 1 and 2 threads"));
             // The index keeps the norms the one-shot search computes: same answer.
             assert_same_topk(&a.2, &a.0, &format!("{what}: FlatIndex::search and top_k"));
             if metric == Metric::L2 || q == 5 {
@@ -846,9 +883,11 @@ fn plan_fingerprint() -> u64 {
                 let want: Vec<_> = (0..q).map(|i| brute.top(i, 10, &admit)).collect();
                 assert_topk_close(&a.3, &brute, &want, 10, &*tol, &format!("{what}: filtered"));
             }
-            fingerprint_topk(&mut h, &a.0);
-            fingerprint_range(&mut h, &a.1);
-            fingerprint_topk(&mut h, &a.3);
+            if bitwise_across_plans(metric) {
+                fingerprint_topk(&mut h, &a.0);
+                fingerprint_range(&mut h, &a.1);
+                fingerprint_topk(&mut h, &a.3);
+            }
         }
     }
     h

@@ -37,7 +37,20 @@ pub(crate) struct Search<'a, A> {
 #[cfg(feature = "rayon")]
 const MIN_SCAN_ROWS: usize = 64;
 
-impl<A: SearchScalar> Search<'_, A> {
+impl<'a, A: SearchScalar> Search<'a, A> {
+    /// A search of a whole database given as an array: no norms kept, no
+    /// filter, ids are rows.
+    pub fn of_arrays(metric: Metric, queries: ArrayView2<'a, A>, db: ArrayView2<'a, A>) -> Self {
+        Search {
+            metric,
+            queries,
+            db,
+            db_norms: None,
+            rows: None,
+            ids: None,
+        }
+    }
+
     /// The rows searched: all of the database, or the admitted ones.
     pub fn n_rows(&self) -> usize {
         self.rows.map_or(self.db.nrows(), <[usize]>::len)
@@ -82,7 +95,11 @@ impl<A: SearchScalar> Search<'_, A> {
             #[cfg(feature = "rayon")]
             Split::Database(parts) => {
                 use rayon::prelude::*;
-                let per = n.div_ceil(parts).max(1);
+                // Parts of whole blocks: each block is then the same rows as in the
+                // sequential plan, so a GEMM whose rounding depends on its block's
+                // shape (OpenBLAS's edge kernels) gives the same scores.
+                let nb = db_block_rows(plan.kernel, self.queries.ncols(), std::mem::size_of::<A>()).max(1);
+                let per = n.div_ceil(parts).div_ceil(nb).max(1) * nb;
                 (0..n.div_ceil(per))
                     .into_par_iter()
                     .map(|p| {

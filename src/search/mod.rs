@@ -58,7 +58,9 @@
 //! The scores are inner products computed by the crate's kernels: the few-query
 //! kernels (up to 16 queries) sum each in a fixed order, the GEMM of
 //! [`inner`](crate::InnerExt::inner) in its own; both are within the usual bound
-//! `gamma_d sum_k |q_k x_k|`, so a score's last bits may depend on the batch size.
+//! `gamma_d sum_k |q_k x_k|`, so a score's last bits may depend on the batch size
+//! (and, with the `blas` feature, whose GEMM rounds by the block's shape, on the
+//! threads). L2 distances never do.
 //!
 //! # How it runs
 //!
@@ -199,14 +201,7 @@ pub fn top_k<A: SearchScalar, D: QueryRows>(
     metric: Metric,
 ) -> Result<TopK<A>, InnerError> {
     let queries = check_query_rows(queries, database.shape(), Some(k))?;
-    let search = Search {
-        metric,
-        queries,
-        db: database.view(),
-        db_norms: None,
-        rows: None,
-        ids: None,
-    };
+    let search = Search::of_arrays(metric, queries, database.view());
     top_k_of(search, k)
 }
 
@@ -253,14 +248,7 @@ pub fn range_search<A: SearchScalar, D: QueryRows>(
     metric: Metric,
 ) -> Result<RangeHits<A>, InnerError> {
     let queries = check_query_rows(queries, database.shape(), None)?;
-    let search = Search {
-        metric,
-        queries,
-        db: database.view(),
-        db_norms: None,
-        rows: None,
-        ids: None,
-    };
+    let search = Search::of_arrays(metric, queries, database.view());
     range_of(search, radius)
 }
 
