@@ -428,7 +428,7 @@ where
         A::inner_2d(a2.view(), b2.view(), c, conj);
     } else {
         record(Path::OutTemporary);
-        let mut tmp = Array2::zeros(mn);
+        let mut tmp = Array2::from_elem(mn, A::empty_sum());
         A::inner_2d(a2.view(), b2.view(), tmp.view_mut(), conj);
         let tmp = tmp.into_shape_with_order(out.raw_dim()).expect("same element count");
         out.assign(&tmp);

@@ -35,6 +35,10 @@ pub enum Path {
     IntegerBlocked,
     /// Integers: the packed kernel split into bands of rows over rayon threads.
     IntegerBands,
+    /// `f16`/`bf16`: blocks widened to `f32` for the `f32` kernels, rounded once.
+    HalfWidened,
+    /// `bool`: rows packed into bit words, ANDed word by word.
+    BoolWords,
     /// A search on the calling thread.
     SearchSequential,
     /// A search one block after the other, each GEMM threaded, the scans on rayon.
@@ -56,7 +60,7 @@ pub enum Path {
 
 impl Path {
     /// Every path.
-    pub const ALL: [Path; 19] = [
+    pub const ALL: [Path; 21] = [
         Path::Scalar,
         Path::OperandCopy,
         Path::OutTemporary,
@@ -68,6 +72,8 @@ impl Path {
         Path::IntegerSmall,
         Path::IntegerBlocked,
         Path::IntegerBands,
+        Path::HalfWidened,
+        Path::BoolWords,
         Path::SearchSequential,
         Path::SearchThreadedGemm,
         Path::SearchSplitQueries,

@@ -3,6 +3,7 @@
 
 use ndarray::{Array, ArrayRef, Axis, CowArray, Dimension, Ix0, Ix1, Ix2, Ix3, Ix4, Ix5, Ix6, IxDyn};
 
+use crate::kernel::InnerScalar;
 use crate::paths::{record, Path};
 use crate::InnerError;
 
@@ -145,11 +146,11 @@ pub(crate) fn dim_of<D: Dimension>(shape: &[usize]) -> D {
     dim
 }
 
-/// A zero-filled C-order array of `shape`, or [`InnerError::TooLarge`] when
-/// its size overflows or the allocator refuses it (never an abort).
+/// A C-order array of `shape` filled with the type's zero, or [`InnerError::TooLarge`]
+/// when its size overflows or the allocator refuses it (never an abort).
 pub(crate) fn zeros_checked<A, D>(shape: &[usize], a: &[usize], b: &[usize]) -> Result<Array<A, D>, InnerError>
 where
-    A: Clone + num_traits::Zero,
+    A: InnerScalar,
     D: Dimension,
 {
     let too_large = || InnerError::TooLarge {
@@ -160,7 +161,7 @@ where
     let len = checked_len::<A>(shape).ok_or_else(too_large)?;
     let mut data = Vec::new();
     data.try_reserve_exact(len).map_err(|_| too_large())?;
-    data.resize(len, A::zero());
+    data.resize(len, A::empty_sum());
     Ok(Array::from_shape_vec(dim_of::<D>(shape), data).expect("length matches the shape"))
 }
 
