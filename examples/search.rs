@@ -21,6 +21,9 @@
 //!                        multiple of M: `search_filtered(.., |id| id % M == 0)`;
 //!                        a query with fewer than K such rows gets padding hits
 //!                        (index usize::MAX, score NaN)
+//!   --store f32|f16|bf16 the element type the index stores the database in
+//!                        (default: the files' type, or f32): f16 and bf16 store
+//!                        the database rounded to half precision, queries stay f32
 //!   --random N,D,Q       size of the random set (default 100000,128,1000)
 //!   --seed S             seed of the random set (default 1)
 //!   --reps R             searches to time at least, after one untimed warm-up
@@ -42,8 +45,9 @@ use std::fmt::Display;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use half::{bf16, f16};
 use ndarray::Array2;
-use ndarray_inner::search::{FlatIndex, Metric, SearchScalar, TopK};
+use ndarray_inner::search::{FlatIndex, Metric, SearchScalar, StoredScalar, TopK};
 use ndarray_npy::{read_npy, ReadNpyError, ReadableElement};
 
 struct Options {
@@ -51,6 +55,7 @@ struct Options {
     k: usize,
     metric: Metric,
     filter: Option<usize>,
+    store: Option<String>,
     random: (usize, usize, usize),
     seed: u64,
     reps: usize,
@@ -65,6 +70,7 @@ fn parse_args() -> Result<Options, String> {
         k: 10,
         metric: Metric::InnerProduct,
         filter: None,
+        store: None,
         random: (100_000, 128, 1000),
         seed: 1,
         reps: 3,
@@ -92,6 +98,10 @@ fn parse_args() -> Result<Options, String> {
             "--filter" => match number(args.next(), "--filter")? {
                 0 => return Err("--filter takes M >= 1".into()),
                 m => opts.filter = Some(m),
+            },
+            "--store" => match args.next() {
+                Some(t) if ["f32", "f16", "bf16"].contains(&t.as_str()) => opts.store = Some(t),
+                _ => return Err("--store takes f32, f16 or bf16".into()),
             },
             "--random" => {
                 let v = args.next().unwrap_or_default();
@@ -164,7 +174,20 @@ fn mib(bytes: usize) -> f64 {
 /// The most searches one run times, whatever `--min-time` asks.
 const MAX_REPS: usize = 100_000;
 
-fn run<A: SearchScalar + Display>(db: Array2<A>, queries: Array2<A>, opts: &Options, source: &str) -> ExitCode {
+/// Runs the searches with the database stored as `opts.store` asks.
+fn run_stored(db: Array2<f32>, queries: Array2<f32>, opts: &Options, source: &str) -> ExitCode {
+    match opts.store.as_deref() {
+        Some("f16") => run(db.mapv(f16::from_f32), queries, opts, source),
+        Some("bf16") => run(db.mapv(bf16::from_f32), queries, opts, source),
+        _ => run(db, queries, opts, source),
+    }
+}
+
+fn run<S, A>(db: Array2<S>, queries: Array2<A>, opts: &Options, source: &str) -> ExitCode
+where
+    S: StoredScalar<Compute = A>,
+    A: SearchScalar + Display,
+{
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
     let metric = match opts.metric {
         Metric::InnerProduct => "inner product",
@@ -180,8 +203,8 @@ fn run<A: SearchScalar + Display>(db: Array2<A>, queries: Array2<A>, opts: &Opti
         "database {:?} {} ({:.1} MiB) and queries {:?}, {source}; k = {}, {metric}, {filter}; \
          RAYON_NUM_THREADS={threads}",
         db.dim(),
-        std::any::type_name::<A>(),
-        mib(db.len() * std::mem::size_of::<A>()),
+        std::any::type_name::<S>(),
+        mib(db.len() * std::mem::size_of::<S>()),
         queries.dim(),
         opts.k,
     );
@@ -264,7 +287,7 @@ fn main() -> ExitCode {
                 eprintln!("error: {msg}");
             }
             eprintln!(
-                "usage: search [DB.npy QUERIES.npy] [K] [--metric ip|cosine|l2] [--filter M] [--random N,D,Q] \
+                "usage: search [DB.npy QUERIES.npy] [K] [--metric ip|cosine|l2] [--filter M] [--store T] [--random N,D,Q] \
                  [--seed S] [--reps R] [--min-time S] [--show Q] [--print-all]"
             );
             return ExitCode::from(2);
@@ -276,13 +299,13 @@ fn main() -> ExitCode {
             let mut rng = SplitMix64(opts.seed);
             let db = Array2::from_shape_simple_fn((n, d), || rng.unit());
             let queries = Array2::from_shape_simple_fn((q, d), || rng.unit());
-            run(db, queries, &opts, &format!("random (seed {})", opts.seed))
+            run_stored(db, queries, &opts, &format!("random (seed {})", opts.seed))
         }
         Some((db_path, q_path)) => {
             let loaded = (|| -> Result<ExitCode, String> {
                 let source = format!("from {db_path} and {q_path}");
                 if let (Some(db), Some(q)) = (read::<f32>(db_path)?, read::<f32>(q_path)?) {
-                    return Ok(run(db, q, &opts, &source));
+                    return Ok(run_stored(db, q, &opts, &source));
                 }
                 if let (Some(db), Some(q)) = (read::<f64>(db_path)?, read::<f64>(q_path)?) {
                     return Ok(run(db, q, &opts, &source));

@@ -56,11 +56,13 @@ pub enum Path {
     SearchGather,
     /// L2 candidates measured by the exact distance.
     SearchL2Exact,
+    /// A block of half-precision database rows widened to `f32` for the kernels.
+    SearchWiden,
 }
 
 impl Path {
     /// Every path.
-    pub const ALL: [Path; 21] = [
+    pub const ALL: [Path; 22] = [
         Path::Scalar,
         Path::OperandCopy,
         Path::OutTemporary,
@@ -82,6 +84,7 @@ impl Path {
         Path::SearchFewBlock,
         Path::SearchGather,
         Path::SearchL2Exact,
+        Path::SearchWiden,
     ];
 
     /// Whether the path is part of a search rather than of `inner`.
@@ -96,6 +99,7 @@ impl Path {
                 | Path::SearchFewBlock
                 | Path::SearchGather
                 | Path::SearchL2Exact
+                | Path::SearchWiden
         )
     }
 

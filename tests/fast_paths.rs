@@ -31,7 +31,7 @@ const NC: usize = 1024;
 const CONJ_BLOCK_ROWS: usize = 256;
 
 /// What the reference needs of an element type.
-trait Elem: InnerScalar + std::fmt::Debug {
+trait Elem: InnerScalar + num_traits::Zero + std::fmt::Debug {
     /// A deterministic element from a counter; small integers for the floats, so
     /// every sum here is exact and results compare with `==`.
     fn gen(i: usize) -> Self;

@@ -124,4 +124,3 @@ fn round_into<H: HalfFloat>(src: ArrayView2<'_, f32>, mut dst: ArrayViewMut2<'_,
 pub(crate) fn mul<H: HalfFloat>(x: H, y: H) -> H {
     H::from_f32(x.to_f32() * y.to_f32())
 }
-

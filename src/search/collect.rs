@@ -10,21 +10,22 @@ use ndarray::ArrayView2;
 use super::heap::{first_chunk_above, first_chunk_not_below, not_below, BlockRows, Heap};
 use super::kernel::{l2_exact, l2_slack};
 use super::metric::Metric;
+use super::storage::{extend_widened, StoredScalar};
 use super::SearchScalar;
 
 /// What every collector of one search shares.
-pub(crate) struct Ctx<'a, A> {
+pub(crate) struct Ctx<'a, A, S = A> {
     pub metric: Metric,
     /// The database (any layout), for the exact distances of L2 candidates.
-    pub db: ArrayView2<'a, A>,
+    pub db: ArrayView2<'a, S>,
     /// The L2 candidate slack and its absolute floor ([`l2_slack`]).
     pub slack: (A, A),
     /// The caller's ids of the rows, if any.
     pub ids: Option<&'a [usize]>,
 }
 
-impl<'a, A: SearchScalar> Ctx<'a, A> {
-    pub fn new(metric: Metric, db: ArrayView2<'a, A>, ids: Option<&'a [usize]>) -> Self {
+impl<'a, A: SearchScalar, S: StoredScalar<Compute = A>> Ctx<'a, A, S> {
+    pub fn new(metric: Metric, db: ArrayView2<'a, S>, ids: Option<&'a [usize]>) -> Self {
         Ctx {
             metric,
             db,
@@ -41,14 +42,12 @@ impl<'a, A: SearchScalar> Ctx<'a, A> {
     /// The exact squared distance of `query` to database row `id`.
     fn l2(&self, query: &[A], id: usize, buf: &mut Vec<A>) -> A {
         let row = self.db.row(id);
-        match row.as_slice() {
-            Some(x) => l2_exact(query, x),
-            None => {
-                buf.clear();
-                buf.extend(row.iter().copied());
-                l2_exact(query, buf)
-            }
+        if let Ok(Some(x)) = S::compute_view(row).map(|r| r.to_slice()) {
+            return l2_exact(query, x);
         }
+        buf.clear();
+        extend_widened(row, buf);
+        l2_exact(query, buf)
     }
 }
 
@@ -68,12 +67,12 @@ pub(crate) struct Block<'a, A> {
 }
 
 /// A per-query result handler.
-pub(crate) trait Collector<A>: Send {
+pub(crate) trait Collector<A, S>: Send {
     /// Takes the query's inner products with the block's rows (`scores`, which
     /// it may overwrite).
-    fn offer(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>, scores: &mut [A], block: &Block<'_, A>);
+    fn offer(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>, scores: &mut [A], block: &Block<'_, A>);
     /// Settles what is pending, once every block has been offered.
-    fn finish(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>);
+    fn finish(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>);
 }
 
 /// Inner products turned into cosines in place: `row[j] / (|q| |x_j|)`, and `0`
@@ -133,7 +132,7 @@ impl<A: SearchScalar> TopKCollector<A> {
         self.heap.into_sorted()
     }
 
-    fn resolve(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>) {
+    fn resolve<S: StoredScalar<Compute = A>>(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>) {
         crate::paths::record(crate::paths::Path::SearchL2Exact);
         for &row in &self.pending {
             let d = ctx.l2(query.row, row, &mut self.buf);
@@ -143,8 +142,8 @@ impl<A: SearchScalar> TopKCollector<A> {
     }
 }
 
-impl<A: SearchScalar> Collector<A> for TopKCollector<A> {
-    fn offer(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>, scores: &mut [A], block: &Block<'_, A>) {
+impl<A: SearchScalar, S: StoredScalar<Compute = A>> Collector<A, S> for TopKCollector<A> {
+    fn offer(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>, scores: &mut [A], block: &Block<'_, A>) {
         match ctx.metric {
             Metric::InnerProduct => self.heap.scan(scores, block.rows),
             Metric::Cosine => {
@@ -185,7 +184,7 @@ impl<A: SearchScalar> Collector<A> for TopKCollector<A> {
         }
     }
 
-    fn finish(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>) {
+    fn finish(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>) {
         if !self.pending.is_empty() {
             self.resolve(ctx, query);
         }
@@ -217,7 +216,7 @@ impl<A: SearchScalar> RangeCollector<A> {
         }
     }
 
-    fn resolve(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>) {
+    fn resolve<S: StoredScalar<Compute = A>>(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>) {
         crate::paths::record(crate::paths::Path::SearchL2Exact);
         for &row in &self.pending {
             let key = -ctx.l2(query.row, row, &mut self.buf);
@@ -229,8 +228,8 @@ impl<A: SearchScalar> RangeCollector<A> {
     }
 }
 
-impl<A: SearchScalar> Collector<A> for RangeCollector<A> {
-    fn offer(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>, scores: &mut [A], block: &Block<'_, A>) {
+impl<A: SearchScalar, S: StoredScalar<Compute = A>> Collector<A, S> for RangeCollector<A> {
+    fn offer(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>, scores: &mut [A], block: &Block<'_, A>) {
         match ctx.metric {
             Metric::InnerProduct | Metric::Cosine => {
                 if ctx.metric == Metric::Cosine {
@@ -270,7 +269,7 @@ impl<A: SearchScalar> Collector<A> for RangeCollector<A> {
         }
     }
 
-    fn finish(&mut self, ctx: &Ctx<'_, A>, query: &Query<'_, A>) {
+    fn finish(&mut self, ctx: &Ctx<'_, A, S>, query: &Query<'_, A>) {
         if !self.pending.is_empty() {
             self.resolve(ctx, query);
         }

@@ -12,17 +12,19 @@ use super::heap::BlockRows;
 use super::kernel::{dots_few, norms_into};
 use super::metric::Metric;
 use super::plan::{db_block_rows, Kernel, Plan, Split, QUERY_BLOCK};
+use super::storage::{extend_widened, StoredScalar};
 use super::SearchScalar;
 use crate::paths::{record, Path};
 use crate::InnerExt;
 
-/// One search's inputs, after the checks.
-pub(crate) struct Search<'a, A> {
+/// One search's inputs, after the checks: queries of the computing type `A`,
+/// a database stored as `S` (`A` itself, or a half type widened block by block).
+pub(crate) struct Search<'a, A, S = A> {
     pub metric: Metric,
     /// `(Q, d)`, any layout.
     pub queries: ArrayView2<'a, A>,
     /// `(N, d)`, any layout.
-    pub db: ArrayView2<'a, A>,
+    pub db: ArrayView2<'a, S>,
     /// `|x|` of every database row, when the caller keeps them (an index);
     /// otherwise the norms are computed block by block, while the rows are in cache.
     pub db_norms: Option<&'a [A]>,
@@ -50,7 +52,9 @@ impl<'a, A: SearchScalar> Search<'a, A> {
             ids: None,
         }
     }
+}
 
+impl<'a, A: SearchScalar, S: StoredScalar<Compute = A>> Search<'a, A, S> {
     /// The rows searched: all of the database, or the admitted ones.
     pub fn n_rows(&self) -> usize {
         self.rows.map_or(self.db.nrows(), <[usize]>::len)
@@ -59,7 +63,7 @@ impl<'a, A: SearchScalar> Search<'a, A> {
     /// Runs the search by `plan`, one collector per query made by `make`. The
     /// result holds, for each part of the database searched on its own, every
     /// query's finished collector (one part unless the plan splits the database).
-    pub fn run<C: Collector<A>>(&self, plan: Plan, make: impl Fn() -> C + Sync) -> Vec<Vec<C>> {
+    pub fn run<C: Collector<A, S>>(&self, plan: Plan, make: impl Fn() -> C + Sync) -> Vec<Vec<C>> {
         let q = self.queries.nrows();
         let n = self.n_rows();
         let ctx = Ctx::new(self.metric, self.db, self.ids);
@@ -117,9 +121,9 @@ impl<'a, A: SearchScalar> Search<'a, A> {
     /// Searches positions `positions` of the rows for the queries
     /// `q_first..q_first + collectors.len()`, one collector each, and finishes them.
     /// With `par_scan` each block's rows are handed over on the rayon threads.
-    fn run_part<C: Collector<A>>(
+    fn run_part<C: Collector<A, S>>(
         &self,
-        ctx: &Ctx<'_, A>,
+        ctx: &Ctx<'_, A, S>,
         kernel: Kernel,
         q_first: usize,
         positions: Range<usize>,
@@ -169,19 +173,33 @@ impl<'a, A: SearchScalar> Search<'a, A> {
             while p0 < positions.end {
                 let p1 = (p0 + nb).min(positions.end);
                 let width = p1 - p0;
-                let block = self.block(p0..p1, kernel, &mut gathered);
+                // Few queries against rows stored in half precision: widened in
+                // registers by the kernel, never into a scratch.
+                let stored = match kernel {
+                    Kernel::Few => self.stored_rows(p0..p1),
+                    Kernel::Gemm => None,
+                };
+                let block = match stored {
+                    Some(_) => None,
+                    None => Some(self.block(p0..p1, kernel, &mut gathered)),
+                };
                 x_norms.clear();
                 if uses_norms {
                     self.block_norms(p0..p1, block, &mut x_norms);
                 }
                 let out = &mut scores[..(q1 - q0) * width];
-                match kernel {
-                    Kernel::Few => {
+                match (kernel, block) {
+                    (Kernel::Few, None) => {
+                        record(Path::SearchFewBlock);
+                        S::dots_few(&q_c, stored.expect("no block: stored rows"), d, out);
+                    }
+                    (Kernel::Few, Some(block)) => {
                         record(Path::SearchFewBlock);
                         dots_few(&q_c, block.as_slice().expect("few-query blocks are contiguous"), d, out);
                     }
-                    Kernel::Gemm => {
+                    (Kernel::Gemm, block) => {
                         record(Path::SearchBlock);
+                        let block = block.expect("GEMM blocks are computing-type views");
                         let q_blk = ArrayView2::from_shape((q1 - q0, d).f(), &q_f[..]).expect("q_f holds the block");
                         let mut o =
                             ArrayViewMut2::from_shape((q1 - q0, width), &mut *out).expect("scratch holds the block");
@@ -229,52 +247,70 @@ impl<'a, A: SearchScalar> Search<'a, A> {
         }
     }
 
-    /// The database rows at `positions`: a view of the database where it can be,
-    /// else gathered into `gathered` (listed rows of a filtered search, or a block
-    /// that is not contiguous for the few-query kernel).
+    /// The database rows at `positions` in the computing type: a view of the
+    /// database where it can be, else gathered into `gathered` (listed rows of a
+    /// filtered search, a block that is not contiguous for the few-query kernel,
+    /// or rows stored in half precision, widened).
     fn block<'s>(&'s self, positions: Range<usize>, kernel: Kernel, gathered: &'s mut Vec<A>) -> ArrayView2<'s, A> {
         let d = self.db.ncols();
+        gathered.clear();
         match self.rows {
-            None => {
-                let view = self.db.slice_move(s![positions.clone(), ..]);
-                if kernel == Kernel::Gemm || view.as_slice().is_some() {
-                    return view;
+            None => match S::compute_view(self.db.slice_move(s![positions.clone(), ..])) {
+                Ok(view) if kernel == Kernel::Gemm || view.as_slice().is_some() => return view,
+                Ok(view) => {
+                    record(Path::SearchGather);
+                    gathered.extend(view.rows().into_iter().flat_map(|r| r.into_iter().copied()));
                 }
-                record(Path::SearchGather);
-                gathered.clear();
-                gathered.extend(view.rows().into_iter().flat_map(|r| r.into_iter().copied()));
-            }
+                Err(stored) => {
+                    record(Path::SearchWiden);
+                    for row in stored.rows() {
+                        extend_widened(row, gathered);
+                    }
+                }
+            },
             Some(listed) => {
                 record(Path::SearchGather);
-                gathered.clear();
                 for &r in &listed[positions.clone()] {
-                    let row = self.db.row(r);
-                    match row.as_slice() {
-                        Some(x) => gathered.extend_from_slice(x),
-                        None => gathered.extend(row.iter().copied()),
-                    }
+                    extend_widened(self.db.row(r), gathered);
                 }
             }
         }
         ArrayView2::from_shape((positions.len(), d), &gathered[..]).expect("gathered holds the block")
     }
 
-    /// `|x|` of the rows at `positions` (whose rows are `block`) into `out`.
-    fn block_norms(&self, positions: Range<usize>, block: ArrayView2<'_, A>, out: &mut Vec<A>) {
+    /// The stored rows at `positions` as one slice, for the few-query kernel to
+    /// widen in registers: rows stored in half precision, unfiltered and
+    /// contiguous, with their norms kept (an index) when the metric needs them.
+    fn stored_rows(&self, positions: Range<usize>) -> Option<&'a [S]> {
+        if self.rows.is_some() || (self.metric.uses_norms() && self.db_norms.is_none()) {
+            return None;
+        }
+        match S::compute_view(self.db.slice_move(s![positions, ..])) {
+            Ok(_) => None,
+            Err(stored) => stored.to_slice(),
+        }
+    }
+
+    /// `|x|` of the rows at `positions` (whose rows are `block`, given unless the
+    /// norms are kept) into `out`.
+    fn block_norms(&self, positions: Range<usize>, block: Option<ArrayView2<'_, A>>, out: &mut Vec<A>) {
         match (self.db_norms, self.rows) {
             (Some(all), None) => out.extend_from_slice(&all[positions]),
             (Some(all), Some(listed)) => out.extend(listed[positions].iter().map(|&r| all[r])),
-            (None, _) => match block.as_slice() {
-                Some(rows) => norms_into(rows, block.nrows(), out),
-                None => {
-                    let mut row_buf = Vec::with_capacity(block.ncols());
-                    for row in block.rows() {
-                        row_buf.clear();
-                        row_buf.extend(row.iter().copied());
-                        norms_into(&row_buf, 1, out);
+            (None, _) => {
+                let block = block.expect("a block where no norms are kept");
+                match block.as_slice() {
+                    Some(rows) => norms_into(rows, block.nrows(), out),
+                    None => {
+                        let mut row_buf = Vec::with_capacity(block.ncols());
+                        for row in block.rows() {
+                            row_buf.clear();
+                            row_buf.extend(row.iter().copied());
+                            norms_into(&row_buf, 1, out);
+                        }
                     }
                 }
-            },
+            }
         }
     }
 }

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use ndarray::{Array2, ArrayRef, ArrayRef2, ArrayView2};
 
-use super::cosine::norms;
 use super::engine::Search;
 use super::metric::Metric;
+use super::storage::{stored_norms, StoredScalar};
 use super::topk::PADDING;
-use super::{check_query_rows, range_of, top_k_of, QueryRows, RangeHits, SearchScalar, TopK};
+use super::{check_query_rows, range_of, top_k_of, QueryRows, RangeHits, TopK};
 use crate::InnerError;
 
 /// An exact (brute-force) search index over a database it owns, like faiss's
@@ -40,14 +40,14 @@ use crate::InnerError;
 /// # Ok::<(), ndarray_inner::InnerError>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct FlatIndex<A> {
+pub struct FlatIndex<S: StoredScalar> {
     /// The rows, in C order, `len * dim` elements.
-    data: Vec<A>,
+    data: Vec<S>,
     len: usize,
     dim: usize,
     metric: Metric,
     /// `|row|` per row, for [`Metric::Cosine`] and [`Metric::L2`].
-    norms: Vec<A>,
+    norms: Vec<S::Compute>,
     ids: Ids,
 }
 
@@ -65,7 +65,7 @@ enum Ids {
     },
 }
 
-impl<A: SearchScalar> FlatIndex<A> {
+impl<S: StoredScalar> FlatIndex<S> {
     /// An index over the rows of `database` (shape `(N, d)`; `N` may be 0, `d`
     /// fixes the dimension of every later row and query), with ids `0..N`.
     ///
@@ -84,7 +84,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// array's elements are moved to the buffer's start in place); any other layout
     /// is copied once into C order. For [`Metric::Cosine`] and [`Metric::L2`],
     /// `O(N·d)` for the norms.
-    pub fn new(database: Array2<A>, metric: Metric) -> Self {
+    pub fn new(database: Array2<S>, metric: Metric) -> Self {
         let (len, dim) = database.dim();
         let data = if database.is_standard_layout() {
             let (mut vec, offset) = database.into_raw_vec_and_offset();
@@ -104,7 +104,7 @@ impl<A: SearchScalar> FlatIndex<A> {
             ids: Ids::Rows,
         };
         if metric.uses_norms() {
-            index.norms = norms(&index.database());
+            index.norms = stored_norms(index.database());
         }
         index
     }
@@ -131,7 +131,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// # Performance
     ///
     /// As [`new`](FlatIndex::new), plus a hash map from ids to rows.
-    pub fn with_ids(database: Array2<A>, ids: Vec<usize>, metric: Metric) -> Result<Self, InnerError> {
+    pub fn with_ids(database: Array2<S>, ids: Vec<usize>, metric: Metric) -> Result<Self, InnerError> {
         if ids.len() != database.nrows() {
             return Err(InnerError::IdsLength {
                 rows: database.nrows(),
@@ -176,7 +176,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// [`InnerError::TooLarge`] when the database cannot grow;
     /// [`InnerError::ReservedId`] when the ids would reach `usize::MAX`. The index
     /// is unchanged after an error.
-    pub fn add(&mut self, rows: &ArrayRef2<A>) -> Result<(), InnerError> {
+    pub fn add(&mut self, rows: &ArrayRef2<S>) -> Result<(), InnerError> {
         let m = rows.nrows();
         let next = match &self.ids {
             Ids::Rows => self.len,
@@ -220,7 +220,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     ///
     /// The first call on an index made by [`new`](FlatIndex::new) builds the map
     /// from ids to rows, `O(N)`.
-    pub fn add_with_ids(&mut self, rows: &ArrayRef2<A>, ids: &[usize]) -> Result<(), InnerError> {
+    pub fn add_with_ids(&mut self, rows: &ArrayRef2<S>, ids: &[usize]) -> Result<(), InnerError> {
         if ids.len() != rows.nrows() {
             return Err(InnerError::IdsLength {
                 rows: rows.nrows(),
@@ -338,7 +338,11 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// # Performance
     ///
     /// As [`top_k`](super::top_k), without the norms of the database.
-    pub fn search<D: QueryRows>(&self, queries: &ArrayRef<A, D>, k: usize) -> Result<TopK<A>, InnerError> {
+    pub fn search<D: QueryRows>(
+        &self,
+        queries: &ArrayRef<S::Compute, D>,
+        k: usize,
+    ) -> Result<TopK<S::Compute>, InnerError> {
         let queries = self.queries(queries, Some(k))?;
         top_k_of(self.engine(queries, None), k)
     }
@@ -373,10 +377,10 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// that keeps a tenth of the rows makes a search about that much cheaper.
     pub fn search_filtered<D: QueryRows>(
         &self,
-        queries: &ArrayRef<A, D>,
+        queries: &ArrayRef<S::Compute, D>,
         k: usize,
         filter: impl FnMut(usize) -> bool,
-    ) -> Result<TopK<A>, InnerError> {
+    ) -> Result<TopK<S::Compute>, InnerError> {
         let queries = self.queries(queries, Some(k))?;
         let rows = self.admitted(filter);
         top_k_of(self.engine(queries, Some(&rows)), k)
@@ -404,7 +408,11 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// hits cannot be allocated. An infinite radius is not an error: `+inf` with
     /// L2 returns every row at a finite distance, `-inf` with a similarity every
     /// row with a score above `-inf` (not NaN).
-    pub fn range_search<D: QueryRows>(&self, queries: &ArrayRef<A, D>, radius: A) -> Result<RangeHits<A>, InnerError> {
+    pub fn range_search<D: QueryRows>(
+        &self,
+        queries: &ArrayRef<S::Compute, D>,
+        radius: S::Compute,
+    ) -> Result<RangeHits<S::Compute>, InnerError> {
         let queries = self.queries(queries, None)?;
         range_of(self.engine(queries, None), radius)
     }
@@ -427,10 +435,10 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// As [`range_search`](FlatIndex::range_search).
     pub fn range_search_filtered<D: QueryRows>(
         &self,
-        queries: &ArrayRef<A, D>,
-        radius: A,
+        queries: &ArrayRef<S::Compute, D>,
+        radius: S::Compute,
         filter: impl FnMut(usize) -> bool,
-    ) -> Result<RangeHits<A>, InnerError> {
+    ) -> Result<RangeHits<S::Compute>, InnerError> {
         let queries = self.queries(queries, None)?;
         let rows = self.admitted(filter);
         range_of(self.engine(queries, Some(&rows)), radius)
@@ -446,7 +454,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// let index = FlatIndex::new(array![[1.0, 2.0]], Metric::Cosine);
     /// assert_eq!(index.database(), array![[1.0, 2.0]]);
     /// ```
-    pub fn database(&self) -> ArrayView2<'_, A> {
+    pub fn database(&self) -> ArrayView2<'_, S> {
         ArrayView2::from_shape((self.len, self.dim), &self.data).expect("data holds len * dim elements")
     }
 
@@ -570,13 +578,17 @@ impl<A: SearchScalar> FlatIndex<A> {
     /// The queries as rows, checked against the index's `d` (and `k`).
     fn queries<'q, D: QueryRows>(
         &self,
-        queries: &'q ArrayRef<A, D>,
+        queries: &'q ArrayRef<S::Compute, D>,
         k: Option<usize>,
-    ) -> Result<ArrayView2<'q, A>, InnerError> {
+    ) -> Result<ArrayView2<'q, S::Compute>, InnerError> {
         check_query_rows(queries, &[self.len, self.dim], k)
     }
 
-    fn engine<'s>(&'s self, queries: ArrayView2<'s, A>, rows: Option<&'s [usize]>) -> Search<'s, A> {
+    fn engine<'s>(
+        &'s self,
+        queries: ArrayView2<'s, S::Compute>,
+        rows: Option<&'s [usize]>,
+    ) -> Search<'s, S::Compute, S> {
         Search {
             metric: self.metric,
             queries,
@@ -588,7 +600,7 @@ impl<A: SearchScalar> FlatIndex<A> {
     }
 
     /// Checks that `rows` can be appended and reserves their room.
-    fn prepare_rows(&mut self, rows: &ArrayRef2<A>) -> Result<(), InnerError> {
+    fn prepare_rows(&mut self, rows: &ArrayRef2<S>) -> Result<(), InnerError> {
         let (m, d) = rows.dim();
         if d != self.dim {
             return Err(InnerError::NotAligned {
@@ -606,7 +618,7 @@ impl<A: SearchScalar> FlatIndex<A> {
         let new_len = self.len.checked_add(m).ok_or_else(too_large)?;
         new_len
             .checked_mul(d)
-            .and_then(|n| n.checked_mul(std::mem::size_of::<A>()))
+            .and_then(|n| n.checked_mul(std::mem::size_of::<S>()))
             .filter(|&bytes| bytes <= isize::MAX as usize)
             .ok_or_else(too_large)?;
         self.data.try_reserve(m * d).map_err(|_| too_large())?;
@@ -617,14 +629,14 @@ impl<A: SearchScalar> FlatIndex<A> {
     }
 
     /// Appends checked rows (after their ids).
-    fn append(&mut self, rows: &ArrayRef2<A>) {
+    fn append(&mut self, rows: &ArrayRef2<S>) {
         let m = rows.nrows();
         match rows.as_slice() {
             Some(slice) => self.data.extend_from_slice(slice),
             None => self.data.extend(rows.iter().copied()),
         }
         if self.metric.uses_norms() {
-            self.norms.extend(norms(rows));
+            self.norms.extend(stored_norms(rows.view()));
         }
         self.len += m;
     }

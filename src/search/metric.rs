@@ -15,7 +15,9 @@ mod private {
     impl Sealed for f64 {}
 }
 
-/// The element types the search accepts: `f32` and `f64`. Sealed.
+/// The element types of queries and scores: `f32` and `f64`. Sealed.
+///
+/// Each is also a [`StoredScalar`](super::StoredScalar) that computes in itself.
 ///
 /// ```
 /// use ndarray::Array2;
@@ -27,7 +29,10 @@ mod private {
 /// assert_eq!(best(&Array2::<f32>::ones((2, 3)), &Array2::ones((4, 3))).indices.dim(), (2, 1));
 /// assert_eq!(best(&Array2::<f64>::ones((2, 3)), &Array2::ones((4, 3))).k(), 1);
 /// ```
-pub trait SearchScalar: InnerScalar + Float + private::Sealed + super::kernel::SearchKernels {}
+pub trait SearchScalar:
+    InnerScalar + Float + super::StoredScalar<Compute = Self> + private::Sealed + super::kernel::SearchKernels
+{
+}
 
 impl SearchScalar for f32 {}
 impl SearchScalar for f64 {}

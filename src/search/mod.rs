@@ -94,6 +94,7 @@ mod kernel;
 mod metric;
 mod plan;
 mod range;
+mod storage;
 mod topk;
 
 use ndarray::{ArrayRef, ArrayRef2, ArrayView, ArrayView2, Axis, Dimension, Ix1, Ix2};
@@ -102,6 +103,7 @@ pub use cosine::{cosine_similarity, try_cosine_similarity};
 pub use index::FlatIndex;
 pub use metric::{Metric, SearchScalar};
 pub use range::RangeHits;
+pub use storage::StoredScalar;
 pub use topk::{TopK, PADDING};
 
 use crate::InnerError;
@@ -309,7 +311,7 @@ fn gemm_is_threaded() -> bool {
 }
 
 /// The plan of `search` on this thread's pool.
-fn plan_of<A: SearchScalar>(search: &Search<'_, A>) -> plan::Plan {
+fn plan_of<A: SearchScalar, S: StoredScalar<Compute = A>>(search: &Search<'_, A, S>) -> plan::Plan {
     plan::plan(
         search.queries.nrows(),
         search.n_rows(),
@@ -321,7 +323,10 @@ fn plan_of<A: SearchScalar>(search: &Search<'_, A>) -> plan::Plan {
 }
 
 /// The top-k search after the checks.
-fn top_k_of<A: SearchScalar>(search: Search<'_, A>, k: usize) -> Result<TopK<A>, InnerError> {
+fn top_k_of<A: SearchScalar, S: StoredScalar<Compute = A>>(
+    search: Search<'_, A, S>,
+    k: usize,
+) -> Result<TopK<A>, InnerError> {
     let q = search.queries.nrows();
     let kk = k.min(search.db.nrows());
     let result = topk::alloc_result::<A>(q, kk, search.queries.shape(), search.db.shape())?;
@@ -334,7 +339,10 @@ fn top_k_of<A: SearchScalar>(search: Search<'_, A>, k: usize) -> Result<TopK<A>,
 }
 
 /// The range search after the checks.
-fn range_of<A: SearchScalar>(search: Search<'_, A>, radius: A) -> Result<RangeHits<A>, InnerError> {
+fn range_of<A: SearchScalar, S: StoredScalar<Compute = A>>(
+    search: Search<'_, A, S>,
+    radius: A,
+) -> Result<RangeHits<A>, InnerError> {
     if radius.is_nan() {
         return Err(InnerError::InvalidRadius);
     }

@@ -70,6 +70,63 @@ macro_rules! search_kernels {
 
 search_kernels!(f32 => f32s, f64 => f64s);
 
+/// Whether this machine runs the [`avx2`] kernels for `f16` rows (F16C too).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_fma_f16c() -> bool {
+    has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c")
+}
+
+/// [`dots_few`] for `f32` queries and database rows stored as `half::f16`,
+/// widened in registers; without the instructions, the block is widened into a
+/// scratch and [`dots_few`] runs on it. Either way the result is that of
+/// [`dots_few`] on the widened rows, bit for bit.
+pub(crate) fn dots_few_f16(qs: &[f32], xs: &[half::f16], d: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if d > 0 && has_avx2_fma_f16c() {
+        // SAFETY: the function needs AVX2, FMA and F16C, all detected just above.
+        #[allow(unsafe_code)]
+        return unsafe { avx2::f16s::dots_few(qs, xs, d, out) };
+    }
+    dots_few(qs, &widened(xs), d, out)
+}
+
+/// [`dots_few_f16`] for rows stored as `half::bf16`.
+pub(crate) fn dots_few_bf16(qs: &[f32], xs: &[half::bf16], d: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if d > 0 && has_avx2_fma() {
+        // SAFETY: the function needs AVX2 and FMA, both detected just above.
+        #[allow(unsafe_code)]
+        return unsafe { avx2::bf16s::dots_few(qs, xs, d, out) };
+    }
+    dots_few(qs, &widened(xs), d, out)
+}
+
+/// `xs` widened to `f32`, for the fallbacks.
+fn widened<H: half::slice::HalfFloatSliceExt + ?Sized>(xs: &H) -> Vec<f32> {
+    xs.to_f32_vec()
+}
+
+/// `dst[i] = src[i]` widened to `f32`, eight at a time with F16C.
+pub(crate) fn widen_f16(src: &[half::f16], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma_f16c() {
+        // SAFETY: the function needs AVX2, FMA and F16C, all detected just above.
+        #[allow(unsafe_code)]
+        return unsafe { avx2::f16s::widen_slice(src, dst) };
+    }
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = s.to_f32();
+    }
+}
+
+/// `dst[i] = src[i]` widened to `f32`: a bf16 is the top half of an f32's bits
+/// (a loop the compiler vectorises).
+pub(crate) fn widen_bf16(src: &[half::bf16], dst: &mut [f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = f32::from_bits(u32::from(s.to_bits()) << 16);
+    }
+}
+
 /// `out[i * n + j] = q_i · x_j` for the `nq` rows of `qs` and the `n` rows of `xs`
 /// (both C order, rows `d` long; `out` holds `nq * n`). The callers pass blocks
 /// of rows small enough for the cache (`plan::db_block_rows`).
@@ -79,7 +136,7 @@ pub(crate) fn dots_few<A: SearchScalar>(qs: &[A], xs: &[A], d: usize, out: &mut 
         return;
     }
     debug_assert_eq!(out.len(), (qs.len() / d) * (xs.len() / d));
-    A::dots_few(qs, xs, d, out);
+    <A as SearchKernels>::dots_few(qs, xs, d, out);
 }
 
 /// `sqrt(v · v)` of each of the `count` rows of `rows` (C order, all the same
