@@ -173,11 +173,13 @@ impl<'a, A: SearchScalar, S: StoredScalar<Compute = A>> Search<'a, A, S> {
             while p0 < positions.end {
                 let p1 = (p0 + nb).min(positions.end);
                 let width = p1 - p0;
-                // Few queries against rows stored in half precision: widened in
-                // registers by the kernel, never into a scratch.
+                // One query against rows stored in half precision: widened in
+                // registers by the kernel. More queries share one widened block
+                // (16 queries on (100000, 128) f16: 33 ms widening in registers
+                // for every pair of queries, 22 ms through the block).
                 let stored = match kernel {
-                    Kernel::Few => self.stored_rows(p0..p1),
-                    Kernel::Gemm => None,
+                    Kernel::Few if group.len() == 1 => self.stored_rows(p0..p1),
+                    _ => None,
                 };
                 let block = match stored {
                     Some(_) => None,
