@@ -122,6 +122,50 @@ pub enum InnerError {
     },
     /// A range search was given a NaN radius.
     InvalidRadius,
+    /// A file or folder of a saved index could not be read or written.
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What the operating system said, as [`std::io::ErrorKind`].
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A file is not what a saved index (or, for
+    /// [`from_npy`](crate::search::FlatIndex::from_npy), a `.npy` array of the
+    /// index's element type) must be: truncated, a wrong magic string or format
+    /// version, another element type, shape or metric.
+    BadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A memory-mapped [`FlatIndex`](crate::search::FlatIndex) was asked to
+    /// change its rows: its vectors stay in the file, read-only.
+    ReadOnly {
+        /// The mapped file.
+        path: std::path::PathBuf,
+    },
+}
+
+impl InnerError {
+    /// An [`InnerError::Io`] for `path`.
+    pub(crate) fn io(path: &std::path::Path, err: &std::io::Error) -> Self {
+        InnerError::Io {
+            path: path.to_path_buf(),
+            kind: err.kind(),
+            message: err.to_string(),
+        }
+    }
+
+    /// An [`InnerError::BadFile`] for `path`.
+    pub(crate) fn bad_file(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        InnerError::BadFile {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Formats a shape as NumPy prints it: `()`, `(4,)`, `(2,3)`.
@@ -220,6 +264,14 @@ impl fmt::Display for InnerError {
                 "FlatIndex: id {id} (usize::MAX) is reserved for the padding of search results"
             ),
             InnerError::InvalidRadius => write!(f, "range search: the radius is NaN"),
+            InnerError::Io { path, message, .. } => write!(f, "{}: {message}", path.display()),
+            InnerError::BadFile { path, reason } => write!(f, "{}: {reason}", path.display()),
+            InnerError::ReadOnly { path } => write!(
+                f,
+                "FlatIndex: the rows are memory-mapped from {} and read-only (use FlatIndex::load for an index \
+                 that can change)",
+                path.display()
+            ),
         }
     }
 }

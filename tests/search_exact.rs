@@ -1090,7 +1090,7 @@ fn ids_follow_rows_through_add_add_with_ids_and_remove_ids() {
         doomed.extend([usize::MAX - 1, usize::MAX - 5, 5_000_000, usize::MAX, 1_000_000_000]);
         doomed.push(doomed[0]);
         let distinct: HashSet<usize> = doomed.iter().copied().filter(|id| labels.contains(id)).collect();
-        let removed = index.remove_ids(&doomed);
+        let removed = index.remove_ids(&doomed).expect("an index in memory");
         assert_eq!(removed, distinct.len(), "{what}: removed count");
         let keep: Vec<usize> = (0..labels.len()).filter(|&r| !distinct.contains(&labels[r])).collect();
         let rows = rows.select(Axis(0), &keep);
@@ -1098,7 +1098,7 @@ fn ids_follow_rows_through_add_add_with_ids_and_remove_ids() {
         assert!(distinct.iter().all(|&id| !index.contains_id(id)));
         assert!(labels.iter().all(|&id| index.contains_id(id)));
         check_index(&index, &rows, &labels, &queries, k, &format!("{what}: remove_ids"));
-        assert_eq!(index.remove_ids(&doomed), 0, "{what}: removing again removes nothing");
+        assert_eq!(index.remove_ids(&doomed), Ok(0), "{what}: removing again removes nothing");
 
         // usize::MAX - 1 is gone, but `add` numbers past the largest id ever held.
         assert_eq!(
@@ -1117,7 +1117,7 @@ fn ids_follow_rows_through_add_add_with_ids_and_remove_ids() {
 
         // Remove everything: an empty index, which still takes rows with ids.
         let all = labels.clone();
-        assert_eq!(index.remove_ids(&all), all.len());
+        assert_eq!(index.remove_ids(&all), Ok(all.len()));
         assert!(index.is_empty());
         assert_eq!(index.search(&queries, k).unwrap().indices.dim(), (q, 0));
         index.add_with_ids(&rows.slice(s![..3, ..]), &[5, 6, 7]).unwrap();
@@ -1138,7 +1138,7 @@ fn ids_follow_rows_through_add_add_with_ids_and_remove_ids() {
         let database = ints::<f64>(&mut rng, (10, 3), 1000);
         let queries = ints::<f64>(&mut rng, (4, 3), 1000);
         let mut index = FlatIndex::new(database.clone(), metric);
-        assert_eq!(index.remove_ids(&[9, 3, 3, 77]), 2);
+        assert_eq!(index.remove_ids(&[9, 3, 3, 77]), Ok(2));
         assert_eq!(index.ids().collect::<Vec<_>>(), [0, 1, 2, 4, 5, 6, 7, 8]);
         let extra = ints::<f64>(&mut rng, (2, 3), 1000);
         index.add(&extra).unwrap();
@@ -1395,7 +1395,7 @@ fn the_filter_is_called_once_per_row() {
             }
             // Again after removing a third of the rows.
             let doomed: Vec<usize> = ids.iter().copied().step_by(3).collect();
-            index.remove_ids(&doomed);
+            index.remove_ids(&doomed).expect("an index in memory");
         }
     }
 }
@@ -1837,7 +1837,7 @@ fn k_zero_is_an_error_and_an_empty_index_answers_empty() {
 
         // Empty: made empty, made empty with ids, emptied by removal.
         let mut emptied = FlatIndex::with_ids(Array2::<f64>::ones((2, 4)), vec![8, 9], metric).unwrap();
-        assert_eq!(emptied.remove_ids(&[9, 8]), 2);
+        assert_eq!(emptied.remove_ids(&[9, 8]), Ok(2));
         for empty in [
             FlatIndex::new(Array2::<f64>::zeros((0, 4)), metric),
             FlatIndex::with_ids(Array2::<f64>::zeros((0, 4)), vec![], metric).unwrap(),

@@ -3,12 +3,13 @@
 //! engine: everything it searches goes through the same code as `top_k`.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use ndarray::{Array2, ArrayRef, ArrayRef2, ArrayView2};
 
 use super::engine::Search;
 use super::metric::Metric;
-use super::storage::{stored_norms, StoredScalar};
+use super::storage::{stored_norms, StoredScalar, Vectors};
 use super::topk::PADDING;
 use super::{check_query_rows, range_of, top_k_of, QueryRows, RangeHits, TopK};
 use crate::InnerError;
@@ -41,8 +42,8 @@ use crate::InnerError;
 /// ```
 #[derive(Debug, Clone)]
 pub struct FlatIndex<S: StoredScalar> {
-    /// The rows, in C order, `len * dim` elements.
-    data: Vec<S>,
+    /// The rows, in C order, `len * dim` elements: in memory, or mapped from a file.
+    data: Vectors<S>,
     len: usize,
     dim: usize,
     metric: Metric,
@@ -53,13 +54,14 @@ pub struct FlatIndex<S: StoredScalar> {
 
 /// The rows' ids.
 #[derive(Debug, Clone)]
-enum Ids {
+pub(crate) enum Ids {
     /// Row `i` has id `i` (no map kept).
     Rows,
     /// The caller's ids, with the row of each.
     Map {
         ids: Vec<usize>,
-        rows: HashMap<usize, usize>,
+        /// Built when first needed (a loaded or mapped index may never need it).
+        rows: OnceLock<HashMap<usize, usize>>,
         /// One past the largest id the index has held: where [`FlatIndex::add`] numbers from.
         next: usize,
     },
@@ -96,7 +98,7 @@ impl<S: StoredScalar> FlatIndex<S> {
             database.iter().copied().collect()
         };
         let mut index = FlatIndex {
-            data,
+            data: Vectors::Owned(data),
             len,
             dim,
             metric,
@@ -148,7 +150,11 @@ impl<S: StoredScalar> FlatIndex<S> {
             next = next.max(id + 1);
         }
         let mut index = FlatIndex::new(database, metric);
-        index.ids = Ids::Map { ids, rows, next };
+        index.ids = Ids::Map {
+            ids,
+            rows: OnceLock::from(rows),
+            next,
+        };
         Ok(index)
     }
 
@@ -187,7 +193,9 @@ impl<S: StoredScalar> FlatIndex<S> {
         self.prepare_rows(rows)?;
         if let Ids::Map { ids, rows: map, next } = &mut self.ids {
             ids.extend(*next..last);
-            map.extend((*next..last).zip(self.len..));
+            if let Some(map) = map.get_mut() {
+                map.extend((*next..last).zip(self.len..));
+            }
             *next = last;
         }
         self.append(rows);
@@ -246,7 +254,9 @@ impl<S: StoredScalar> FlatIndex<S> {
         } = &mut self.ids
         {
             all.extend_from_slice(ids);
-            map.extend(ids.iter().copied().zip(self.len..));
+            if let Some(map) = map.get_mut() {
+                map.extend(ids.iter().copied().zip(self.len..));
+            }
             *next = ids.iter().fold(*next, |n, &id| n.max(id + 1));
         }
         self.append(rows);
@@ -262,17 +272,24 @@ impl<S: StoredScalar> FlatIndex<S> {
     /// use ndarray_inner::search::{FlatIndex, Metric};
     ///
     /// let mut index = FlatIndex::new(array![[1.0], [2.0], [3.0], [4.0]], Metric::InnerProduct);
-    /// assert_eq!(index.remove_ids(&[3, 1, 1, 17]), 2);
+    /// assert_eq!(index.remove_ids(&[3, 1, 1, 17])?, 2);
     /// assert_eq!(index.ids().collect::<Vec<_>>(), [0, 2]);
     /// assert_eq!(index.search(&array![1.0], 5)?.indices, array![[2, 0]]);
     /// # Ok::<(), ndarray_inner::InnerError>(())
     /// ```
     ///
+    /// # Errors
+    ///
+    /// [`InnerError::ReadOnly`] for an index opened with
+    /// [`open_mmap`](FlatIndex::open_mmap) (even when no id is there); the index
+    /// is unchanged.
+    ///
     /// # Performance
     ///
     /// `O(N·d)`: the rows that stay are moved down in place, as faiss's flat
     /// indexes do.
-    pub fn remove_ids(&mut self, ids: &[usize]) -> usize {
+    pub fn remove_ids(&mut self, ids: &[usize]) -> Result<usize, InnerError> {
+        self.data.owned_mut()?;
         let mut doomed = vec![false; self.len];
         let mut removed = 0;
         for &id in ids {
@@ -284,17 +301,18 @@ impl<S: StoredScalar> FlatIndex<S> {
             }
         }
         if removed == 0 {
-            return 0;
+            return Ok(0);
         }
         self.map_ids();
         let dim = self.dim;
+        let data = self.data.owned_mut()?;
         let mut kept = 0;
         for row in 0..self.len {
             if doomed[row] {
                 continue;
             }
             if kept != row {
-                self.data.copy_within(row * dim..(row + 1) * dim, kept * dim);
+                data.copy_within(row * dim..(row + 1) * dim, kept * dim);
                 if !self.norms.is_empty() {
                     self.norms[kept] = self.norms[row];
                 }
@@ -305,14 +323,14 @@ impl<S: StoredScalar> FlatIndex<S> {
             kept += 1;
         }
         self.len = kept;
-        self.data.truncate(kept * dim);
+        data.truncate(kept * dim);
         self.norms.truncate(if self.norms.is_empty() { 0 } else { kept });
         if let Ids::Map { ids, rows, .. } = &mut self.ids {
             ids.truncate(kept);
-            rows.clear();
-            rows.extend(ids.iter().copied().zip(0..));
+            // Rebuilt when next needed.
+            *rows = OnceLock::new();
         }
-        removed
+        Ok(removed)
     }
 
     /// The exact `k` best rows for every query: `queries` is `(Q, d)` (any layout)
@@ -455,7 +473,7 @@ impl<S: StoredScalar> FlatIndex<S> {
     /// assert_eq!(index.database(), array![[1.0, 2.0]]);
     /// ```
     pub fn database(&self) -> ArrayView2<'_, S> {
-        ArrayView2::from_shape((self.len, self.dim), &self.data).expect("data holds len * dim elements")
+        ArrayView2::from_shape((self.len, self.dim), self.data.as_slice()).expect("data holds len * dim elements")
     }
 
     /// The ids of the rows, in the order of the rows of [`database`](FlatIndex::database).
@@ -537,6 +555,39 @@ impl<S: StoredScalar> FlatIndex<S> {
 
     // -----------------------------------------------------------------------
 
+    /// An index of checked parts (a loaded or mapped one).
+    pub(crate) fn from_parts(
+        data: Vectors<S>,
+        len: usize,
+        dim: usize,
+        metric: Metric,
+        norms: Vec<S::Compute>,
+        ids: Ids,
+    ) -> Self {
+        FlatIndex {
+            data,
+            len,
+            dim,
+            metric,
+            norms,
+            ids,
+        }
+    }
+
+    /// The rows, C order.
+    pub(crate) fn database_slice(&self) -> &[S] {
+        &self.data.as_slice()[..self.len * self.dim]
+    }
+
+    /// The kept norms (empty unless the metric uses them).
+    pub(crate) fn norms_slice(&self) -> &[S::Compute] {
+        &self.norms
+    }
+
+    pub(crate) fn ids_ref(&self) -> &Ids {
+        &self.ids
+    }
+
     fn id_of(&self, row: usize) -> usize {
         match &self.ids {
             Ids::Rows => row,
@@ -547,7 +598,10 @@ impl<S: StoredScalar> FlatIndex<S> {
     fn row_of(&self, id: usize) -> Option<usize> {
         match &self.ids {
             Ids::Rows => (id < self.len).then_some(id),
-            Ids::Map { rows, .. } => rows.get(&id).copied(),
+            Ids::Map { ids, rows, .. } => rows
+                .get_or_init(|| ids.iter().copied().zip(0..).collect())
+                .get(&id)
+                .copied(),
         }
     }
 
@@ -564,7 +618,7 @@ impl<S: StoredScalar> FlatIndex<S> {
         if let Ids::Rows = self.ids {
             self.ids = Ids::Map {
                 ids: (0..self.len).collect(),
-                rows: (0..self.len).map(|i| (i, i)).collect(),
+                rows: OnceLock::new(),
                 next: self.len,
             };
         }
@@ -621,7 +675,7 @@ impl<S: StoredScalar> FlatIndex<S> {
             .and_then(|n| n.checked_mul(std::mem::size_of::<S>()))
             .filter(|&bytes| bytes <= isize::MAX as usize)
             .ok_or_else(too_large)?;
-        self.data.try_reserve(m * d).map_err(|_| too_large())?;
+        self.data.owned_mut()?.try_reserve(m * d).map_err(|_| too_large())?;
         if self.metric.uses_norms() {
             self.norms.try_reserve(m).map_err(|_| too_large())?;
         }
@@ -632,8 +686,8 @@ impl<S: StoredScalar> FlatIndex<S> {
     fn append(&mut self, rows: &ArrayRef2<S>) {
         let m = rows.nrows();
         match rows.as_slice() {
-            Some(slice) => self.data.extend_from_slice(slice),
-            None => self.data.extend(rows.iter().copied()),
+            Some(slice) => self.data.owned_mut().expect("checked by prepare_rows").extend_from_slice(slice),
+            None => self.data.owned_mut().expect("checked by prepare_rows").extend(rows.iter().copied()),
         }
         if self.metric.uses_norms() {
             self.norms.extend(stored_norms(rows.view()));

@@ -90,6 +90,7 @@ mod cosine;
 mod engine;
 mod heap;
 mod index;
+mod io;
 mod kernel;
 mod metric;
 mod plan;

@@ -57,7 +57,7 @@ mod private {
 /// assert_eq!(bytes_per_row(&index), 4);
 /// # Ok::<(), ndarray_inner::InnerError>(())
 /// ```
-pub trait StoredScalar: Copy + Debug + PartialEq + Send + Sync + 'static + private::Sealed {
+pub trait StoredScalar: Copy + Debug + Default + PartialEq + Send + Sync + 'static + private::Sealed {
     /// The element type of the queries and scores of a search of stored rows.
     type Compute: SearchScalar;
 
@@ -83,12 +83,48 @@ pub trait StoredScalar: Copy + Debug + PartialEq + Send + Sync + 'static + priva
     /// `xs`, equal bit for bit to `kernel::dots_few` on the widened rows.
     #[doc(hidden)]
     fn dots_few(qs: &[Self::Compute], xs: &[Self], d: usize, out: &mut [Self::Compute]);
+
+    /// The elements whose little-endian bytes are `bytes`, in place: `None` when
+    /// `bytes` is misaligned or not a whole number of elements (or the machine
+    /// is big-endian).
+    #[doc(hidden)]
+    fn cast_bytes(bytes: &[u8]) -> Option<&[Self]>;
+
+    /// The elements' bytes, in place.
+    #[doc(hidden)]
+    fn as_bytes(values: &[Self]) -> &[u8];
+
+    /// A mutable view of the elements' bytes, to read a file into.
+    #[doc(hidden)]
+    fn as_bytes_mut(values: &mut [Self]) -> &mut [u8];
+
+    /// The `.npy` type descriptor of the stored elements (bf16, which NumPy
+    /// lacks, as its bits: `<u2`).
+    #[doc(hidden)]
+    const NPY_DESCR: &'static str;
+
+    /// The element's name in files and messages: `f32`, `f64`, `f16`, `bf16`.
+    #[doc(hidden)]
+    const NAME: &'static str;
+}
+
+/// [`StoredScalar::cast_bytes`] for every type.
+fn cast_le<T: bytemuck::Pod>(bytes: &[u8]) -> Option<&[T]> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    bytemuck::try_cast_slice(bytes).ok()
 }
 
 macro_rules! full_precision {
-    ($($t:ty),*) => {$(
+    ($($t:ident => $descr:literal),*) => {$(
         impl StoredScalar for $t {
             type Compute = $t;
+            const NPY_DESCR: &'static str = $descr;
+            const NAME: &'static str = stringify!($t);
+            fn cast_bytes(bytes: &[u8]) -> Option<&[$t]> { cast_le(bytes) }
+            fn as_bytes(values: &[$t]) -> &[u8] { bytemuck::cast_slice(values) }
+            fn as_bytes_mut(values: &mut [$t]) -> &mut [u8] { bytemuck::cast_slice_mut(values) }
             fn compute_view<D: Dimension>(
                 view: ArrayView<'_, $t, D>,
             ) -> Result<ArrayView<'_, $t, D>, ArrayView<'_, $t, D>> {
@@ -105,12 +141,17 @@ macro_rules! full_precision {
         }
     )*};
 }
-full_precision!(f32, f64);
+full_precision!(f32 => "<f4", f64 => "<f8");
 
 macro_rules! half_precision {
-    ($($t:ty => $widen:ident, $dots:ident),*) => {$(
+    ($($t:ident => $descr:literal, $widen:ident, $dots:ident),*) => {$(
         impl StoredScalar for $t {
             type Compute = f32;
+            const NPY_DESCR: &'static str = $descr;
+            const NAME: &'static str = stringify!($t);
+            fn cast_bytes(bytes: &[u8]) -> Option<&[$t]> { cast_le(bytes) }
+            fn as_bytes(values: &[$t]) -> &[u8] { bytemuck::cast_slice(values) }
+            fn as_bytes_mut(values: &mut [$t]) -> &mut [u8] { bytemuck::cast_slice_mut(values) }
             fn compute_view<D: Dimension>(
                 view: ArrayView<'_, $t, D>,
             ) -> Result<ArrayView<'_, f32, D>, ArrayView<'_, $t, D>> {
@@ -131,7 +172,7 @@ macro_rules! half_precision {
         }
     )*};
 }
-half_precision!(f16 => widen_f16, dots_few_f16, bf16 => widen_bf16, dots_few_bf16);
+half_precision!(f16 => "<f2", widen_f16, dots_few_f16, bf16 => "<u2", widen_bf16, dots_few_bf16);
 
 /// Appends `row` to `out` in the computing type.
 pub(crate) fn extend_widened<S: StoredScalar>(row: ArrayView1<'_, S>, out: &mut Vec<S::Compute>) {
@@ -159,6 +200,43 @@ pub(crate) fn stored_norms<S: StoredScalar>(rows: ArrayView2<'_, S>) -> Vec<S::C
                 norms_into(&buf, 1, &mut out);
             }
             out
+        }
+    }
+}
+
+/// The rows of an index: in memory, or mapped from a `.npy` file.
+#[derive(Debug, Clone)]
+pub(crate) enum Vectors<S> {
+    /// C order, `len * dim` elements.
+    Owned(Vec<S>),
+    /// The data of a `.npy` file, read-only.
+    Mapped(Mapped),
+}
+
+/// A mapped `.npy` file's data: `bytes` bytes from `offset`, checked (length,
+/// alignment) when the file was opened.
+#[derive(Debug, Clone)]
+pub(crate) struct Mapped {
+    pub map: std::sync::Arc<memmap2::Mmap>,
+    pub offset: usize,
+    pub bytes: usize,
+    pub path: std::path::PathBuf,
+}
+
+impl<S: StoredScalar> Vectors<S> {
+    /// Every element, C order.
+    pub fn as_slice(&self) -> &[S] {
+        match self {
+            Vectors::Owned(v) => v,
+            Vectors::Mapped(m) => S::cast_bytes(&m.map[m.offset..m.offset + m.bytes]).expect("checked when mapped"),
+        }
+    }
+
+    /// The rows to change, or [`InnerError::ReadOnly`] for a mapped file.
+    pub fn owned_mut(&mut self) -> Result<&mut Vec<S>, crate::InnerError> {
+        match self {
+            Vectors::Owned(v) => Ok(v),
+            Vectors::Mapped(m) => Err(crate::InnerError::ReadOnly { path: m.path.clone() }),
         }
     }
 }
