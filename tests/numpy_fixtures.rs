@@ -13,6 +13,17 @@
 //! match exactly (wrapping), floats within `8 (K+1) eps sum_k |a_k||b_k|` (complex
 //! parts `16 (K+1) eps ...`) with NaN and +-Inf where NumPy has them, and a 0-d
 //! operand's real products bit for bit (plain IEEE products, signed zeros included).
+//!
+//! `f16`, `bf16` and `bool` (the `*.half_bool.json` files; NumPy's float16, ml_dtypes'
+//! bfloat16, NumPy's bool) run through the same layouts, ops and paths. bool must match
+//! exactly. A half-precision result is NumPy's float32 sum rounded once, where the crate's
+//! float32 sum runs in another order; per output element one rule of
+//! `tests/common/half.rs` applies, decided from the operands: bit for bit where every
+//! partial sum is exact in f32 (whole numbers, multiples of 1/8, 4096 x 0.1 = 409.5, the
+//! overflow at 65504, NaN/Inf) and for 0-d operands (one rounded product); else at most
+//! one half ulp apart; for sums that cancel, within `2 gamma_K sum_k |a_k b_k|` plus one
+//! ulp. `half_rules_are_the_stated_ones` pins which rule covers which fixture cases; the
+//! tests print how many outputs were one ulp off NumPy.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -21,6 +32,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Once;
 
+mod common;
+#[path = "common/half.rs"]
+mod half_ref;
+
+use half::{bf16, f16};
+use half_ref::{Agreement, Half, Rule, Tally, Terms};
 use ndarray::{s, ArrayD, ArrayViewD, Axis, Ix0, Ix1, Ix2, IxDyn, ShapeBuilder, Slice};
 use ndarray_inner::{InnerError, InnerExt, InnerScalar};
 use num_complex::Complex;
@@ -45,11 +62,16 @@ trait Elem: InnerScalar + Debug {
     fn poison() -> Self;
     /// Bitwise equality (NaN equals NaN, -0.0 differs from 0.0).
     fn same_bits(self, other: Self) -> bool;
-    /// |x| for the error bound (0 for integers, which compare exactly).
+    /// |x| for the error bound (0 for integers and bool, which compare exactly).
     fn magnitude(self) -> f64;
-    /// `got` against NumPy's `want`; `k` terms, `bound = sum |a||b|`; `exact` for a
-    /// 0-d operand's plain products.
-    fn check(got: Self, want: Self, k: usize, bound: f64, exact: bool) -> Result<(), String>;
+    /// `got` against NumPy's `want`; `terms`: the output element's `k` and
+    /// `bound = sum |a||b|` (and, for half types, its rule); `exact` for a 0-d operand's
+    /// plain products. Half types also say which rule applied and how it was met.
+    fn check(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String>;
+    /// Counts a half type's outcome (the other types have none).
+    fn record(tally: &mut Tally, rule: Rule, agreement: Agreement) {
+        let _ = (tally, rule, agreement);
+    }
 }
 
 fn parse_float_str<F: std::str::FromStr>(v: &Value) -> F {
@@ -106,16 +128,18 @@ macro_rules! real_elem {
             fn magnitude(self) -> f64 {
                 f64::from(self).abs()
             }
-            fn check(got: Self, want: Self, k: usize, bound: f64, exact: bool) -> Result<(), String> {
+            fn check(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
                 if exact {
                     return if got.same_bits(want) || (got.is_nan() && want.is_nan()) {
-                        Ok(())
+                        Ok(None)
                     } else {
                         Err(format!("got {got:e}, NumPy's plain product is {want:e} (bit for bit)"))
                     };
                 }
                 let denorm = f64::from(<$t>::from_bits(1));
+                let (k, bound) = (terms.k, terms.abs_sum);
                 check_real(f64::from(got), f64::from(want), k, bound, f64::from(<$t>::EPSILON), denorm, 8.0)
+                    .map(|()| None)
             }
         }
         impl Elem for Complex<$t> {
@@ -133,14 +157,16 @@ macro_rules! real_elem {
             fn magnitude(self) -> f64 {
                 f64::from(self.re).hypot(f64::from(self.im))
             }
-            fn check(got: Self, want: Self, k: usize, bound: f64, _exact: bool) -> Result<(), String> {
+            fn check(got: Self, want: Self, terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
                 // A complex product is two products and a sum per part: twice the real bound.
                 let denorm = f64::from(<$t>::from_bits(1));
                 let eps = f64::from(<$t>::EPSILON);
+                let (k, bound) = (terms.k, terms.abs_sum);
                 check_real(f64::from(got.re), f64::from(want.re), k, bound, eps, denorm, 16.0)
                     .map_err(|e| format!("re: {e}"))?;
                 check_real(f64::from(got.im), f64::from(want.im), k, bound, eps, denorm, 16.0)
                     .map_err(|e| format!("im: {e}"))
+                    .map(|()| None)
             }
         }
     )*};
@@ -167,13 +193,67 @@ macro_rules! int_elem {
             fn magnitude(self) -> f64 {
                 0.0
             }
-            fn check(got: Self, want: Self, _k: usize, _bound: f64, _exact: bool) -> Result<(), String> {
-                if got == want { Ok(()) } else { Err(format!("got {got}, NumPy has {want} (wrapped)")) }
+            fn check(got: Self, want: Self, _terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+                if got == want { Ok(None) } else { Err(format!("got {got}, NumPy has {want} (wrapped)")) }
             }
         }
     )*};
 }
 int_elem!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+macro_rules! half_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn parse(v: &Value) -> Self {
+                // The shortest decimal that rounds to the value (see the script): parsed
+                // correctly rounded as f64, then rounded once.
+                <$t>::from_f64(parse_float_str::<f64>(v))
+            }
+            fn poison() -> Self {
+                <$t>::NAN
+            }
+            fn same_bits(self, other: Self) -> bool {
+                self.to_bits() == other.to_bits()
+            }
+            fn magnitude(self) -> f64 {
+                f64::from(self.to_f32()).abs()
+            }
+            fn check(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+                // A 0-d operand: one product rounded once, NumPy's np.multiply, bit for bit.
+                let rule = if exact { Rule::Exact } else { terms.rule(want) };
+                half_ref::check(got, want, rule).map(|agreement| Some((rule, agreement)))
+            }
+            fn record(tally: &mut Tally, rule: Rule, agreement: Agreement) {
+                tally.record::<$t>(rule, agreement);
+            }
+        }
+    )*};
+}
+half_elem!(f16, bf16);
+
+impl Elem for bool {
+    fn parse(v: &Value) -> Self {
+        v.as_bool().unwrap_or_else(|| panic!("not a bool: {v}"))
+    }
+    /// `true`: shows up in a result wherever NumPy has `false` (most outputs of the
+    /// sparse cases, every output of an empty sum).
+    fn poison() -> Self {
+        true
+    }
+    fn same_bits(self, other: Self) -> bool {
+        self == other
+    }
+    fn magnitude(self) -> f64 {
+        0.0
+    }
+    fn check(got: Self, want: Self, _terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+        if got == want {
+            Ok(None)
+        } else {
+            Err(format!("got {got}, NumPy has {want}"))
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------
 // Cases
@@ -252,13 +332,18 @@ fn fmt_shape(shape: &[usize]) -> String {
     }
 }
 
-/// The number of contracted terms and, per output element (C order), `sum_k |a||b|`.
-fn bounds<T: Elem>(case: &Case<T>) -> (usize, Vec<f64>) {
+/// Per output element (C order), its terms: `k` and `sum_k |a||b|`.
+fn bounds<T: Elem>(case: &Case<T>) -> Vec<Terms> {
     let (a, b) = (&case.a, &case.b);
     if a.ndim() == 0 || b.ndim() == 0 {
         let (s, x) = if a.ndim() == 0 { (a, b) } else { (b, a) };
         let s = s.first().expect("0-d has one value").magnitude();
-        return (1, x.iter().map(|v| v.magnitude() * s).collect());
+        let one = |v: &T| {
+            let mut t = Terms::default();
+            t.add(v.magnitude(), s);
+            t
+        };
+        return x.iter().map(one).collect();
     }
     fn last<T>(x: &ArrayD<T>, axis: usize) -> ArrayViewD<'_, T> {
         let mut perm: Vec<usize> = (0..x.ndim()).filter(|&i| i != axis).collect();
@@ -277,10 +362,14 @@ fn bounds<T: Elem>(case: &Case<T>) -> (usize, Vec<f64>) {
     let mut out = Vec::with_capacity(m * n);
     for i in 0..m {
         for j in 0..n {
-            out.push((0..k).map(|t| am[i * k + t] * bm[j * k + t]).sum());
+            let mut terms = Terms::default();
+            for t in 0..k {
+                terms.add(am[i * k + t], bm[j * k + t]);
+            }
+            out.push(terms);
         }
     }
-    (k, out)
+    out
 }
 
 // ---------------------------------------------------------------------------------
@@ -505,16 +594,21 @@ struct Stats {
     by_dtype: BTreeMap<String, usize>,
     failures: Vec<String>,
     known: Vec<String>,
+    /// Half types: each output's rule and agreement in the (C, C) `IxDyn` run.
+    tally: Tally,
 }
+
+/// The run whose half-type outcomes are counted: one per output element.
+const TALLIED_RUN: &str = "C,C dyn";
 
 struct Checker<'c, T> {
     case: &'c Case<T>,
-    k: usize,
-    bound: Vec<f64>,
+    terms: Vec<Terms>,
     exact: bool,
     runs: usize,
     bcast_runs: usize,
     failures: Vec<String>,
+    tally: Tally,
 }
 
 impl<T: Elem> Checker<'_, T> {
@@ -538,8 +632,10 @@ impl<T: Elem> Checker<'_, T> {
             return self.fail(at, format!("shape {:?}, NumPy has {:?}", got.shape(), want.shape()));
         }
         for (idx, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-            if let Err(e) = T::check(*g, *w, self.k, self.bound[idx], self.exact) {
-                return self.fail(at, format!("element {idx} (C order): {e}"));
+            match T::check(*g, *w, &self.terms[idx], self.exact) {
+                Err(e) => return self.fail(at, format!("element {idx} (C order): {e}")),
+                Ok(Some((rule, agreement))) if at == TALLIED_RUN => T::record(&mut self.tally, rule, agreement),
+                Ok(_) => {}
             }
         }
     }
@@ -738,20 +834,19 @@ fn run_case<T: Elem>(c: &Value, stats: &mut Stats, count_case: bool) {
     let case: Case<T> = parse_case(c);
     let mut checker = Checker {
         case: &case,
-        k: 0,
-        bound: Vec::new(),
+        terms: Vec::new(),
         exact: false,
         runs: 0,
         bcast_runs: 0,
         failures: Vec::new(),
+        tally: Tally::default(),
     };
     match &case.expect {
         Err(msg) => checker.run_error(msg),
         Ok(want) => {
-            let (k, bound) = bounds(&case);
-            assert_eq!(bound.len(), want.len(), "{}: output size", case.id);
-            checker.k = k;
-            checker.bound = bound;
+            let terms = bounds(&case);
+            assert_eq!(terms.len(), want.len(), "{}: output size", case.id);
+            checker.terms = terms;
             checker.exact = (case.a.ndim() == 0 || case.b.ndim() == 0) && !matches!(case.op, Op::Axes(..));
             checker.run_success();
         }
@@ -759,6 +854,7 @@ fn run_case<T: Elem>(c: &Value, stats: &mut Stats, count_case: bool) {
     assert!(checker.runs > 0, "{}: nothing ran", case.id);
     stats.runs += checker.runs;
     stats.bcast_runs += checker.bcast_runs;
+    stats.tally.merge(checker.tally);
     let known = KNOWN_BUGS.iter().find(|(id, _)| *id == case.id);
     match (known, checker.failures.is_empty()) {
         (Some((id, why)), true) => stats
@@ -777,14 +873,25 @@ fn run_case<T: Elem>(c: &Value, stats: &mut Stats, count_case: bool) {
     }
 }
 
-fn run_fixture(name: &str) {
+/// The types of the `*.half_bool.json` files (and only of those).
+const HALF_BOOL: [&str; 3] = ["float16", "bfloat16", "bool"];
+const HALF_BOOL_SUFFIX: &str = ".half_bool";
+
+fn load_fixture(name: &str) -> Value {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", &format!("{name}.json")]
         .iter()
         .collect();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// `name`: the file's name without `.json`: a category (`special_values`), or a
+/// category's half_bool file (`special_values.half_bool`).
+fn run_fixture(name: &str) {
+    let doc = load_fixture(name);
+    let half_bool = name.ends_with(HALF_BOOL_SUFFIX);
     assert_eq!(doc["format"], 1, "fixture format");
-    assert_eq!(doc["category"], name);
+    assert_eq!(doc["category"], name.trim_end_matches(HALF_BOOL_SUFFIX));
     let cases = doc["cases"].as_array().expect("cases");
     let count = doc["count"].as_u64().expect("count") as usize;
     assert!(count > 0, "{name}: empty fixture");
@@ -792,7 +899,9 @@ fn run_fixture(name: &str) {
 
     let mut stats = Stats::default();
     for c in cases {
-        match c["dtype"].as_str().expect("dtype") {
+        let dtype = c["dtype"].as_str().expect("dtype");
+        assert_eq!(HALF_BOOL.contains(&dtype), half_bool, "{name}: a {dtype} case");
+        match dtype {
             "float32" => run_case::<f32>(c, &mut stats, true),
             "float64" => run_case::<f64>(c, &mut stats, true),
             "complex64" => run_case::<Complex<f32>>(c, &mut stats, true),
@@ -811,6 +920,9 @@ fn run_fixture(name: &str) {
                 run_case::<u64>(c, &mut stats, true);
                 run_case::<usize>(c, &mut stats, false);
             }
+            "float16" => run_case::<f16>(c, &mut stats, true),
+            "bfloat16" => run_case::<bf16>(c, &mut stats, true),
+            "bool" => run_case::<bool>(c, &mut stats, true),
             other => panic!("unknown dtype {other}"),
         }
     }
@@ -825,6 +937,9 @@ fn run_fixture(name: &str) {
         stats.bcast_runs,
         by_dtype.join(", ")
     );
+    for line in stats.tally.summary() {
+        eprintln!("  {line} outputs (the {TALLIED_RUN} run)");
+    }
     for k in &stats.known {
         eprintln!("  KNOWN BUG (not failing): {k}");
     }
@@ -856,8 +971,18 @@ fn numpy_testinner() {
 }
 
 #[test]
+fn numpy_testinner_half_bool() {
+    run_fixture("numpy_testinner.half_bool");
+}
+
+#[test]
 fn pytorch_shapes() {
     run_fixture("pytorch_shapes");
+}
+
+#[test]
+fn pytorch_shapes_half_bool() {
+    run_fixture("pytorch_shapes.half_bool");
 }
 
 #[test]
@@ -866,8 +991,18 @@ fn jax_shapes() {
 }
 
 #[test]
+fn jax_shapes_half_bool() {
+    run_fixture("jax_shapes.half_bool");
+}
+
+#[test]
 fn dtypes() {
     run_fixture("dtypes");
+}
+
+#[test]
+fn dtypes_half_bool() {
+    run_fixture("dtypes.half_bool");
 }
 
 #[test]
@@ -876,8 +1011,18 @@ fn kernel_paths() {
 }
 
 #[test]
+fn kernel_paths_half_bool() {
+    run_fixture("kernel_paths.half_bool");
+}
+
+#[test]
 fn special_values() {
     run_fixture("special_values");
+}
+
+#[test]
+fn special_values_half_bool() {
+    run_fixture("special_values.half_bool");
 }
 
 #[test]
@@ -886,8 +1031,18 @@ fn inner_axes() {
 }
 
 #[test]
+fn inner_axes_half_bool() {
+    run_fixture("inner_axes.half_bool");
+}
+
+#[test]
 fn inner_conj() {
     run_fixture("inner_conj");
+}
+
+#[test]
+fn inner_conj_half_bool() {
+    run_fixture("inner_conj.half_bool");
 }
 
 #[test]
@@ -896,8 +1051,18 @@ fn errors() {
 }
 
 #[test]
+fn errors_half_bool() {
+    run_fixture("errors.half_bool");
+}
+
+#[test]
 fn broadcast() {
     run_fixture("broadcast");
+}
+
+#[test]
+fn broadcast_half_bool() {
+    run_fixture("broadcast.half_bool");
 }
 
 #[test]
@@ -905,10 +1070,15 @@ fn random() {
     run_fixture("random");
 }
 
+#[test]
+fn random_half_bool() {
+    run_fixture("random.half_bool");
+}
+
 /// Every fixture file has its test above (a new category cannot be skipped silently).
 #[test]
 fn every_fixture_file_is_tested() {
-    const TESTED: [&str; 11] = [
+    const CATEGORIES: [&str; 11] = [
         "numpy_testinner",
         "pytorch_shapes",
         "jax_shapes",
@@ -930,9 +1100,180 @@ fn every_fixture_file_is_tested() {
         })
         .collect();
     found.sort();
-    let mut tested: Vec<String> = TESTED.iter().map(|s| s.to_string()).collect();
+    let mut tested: Vec<String> = CATEGORIES
+        .iter()
+        .flat_map(|c| [c.to_string(), format!("{c}{HALF_BOOL_SUFFIX}")])
+        .collect();
     tested.sort();
     assert_eq!(found, tested);
+}
+
+/// The half-precision rule of each output of a fixture case (NumPy's answer as `want`).
+fn half_rules<H: Elem + Half>(c: &Value) -> Vec<Rule> {
+    let case: Case<H> = parse_case(c);
+    let want = case.expect.as_ref().expect("a success case");
+    let zero_d = (case.a.ndim() == 0 || case.b.ndim() == 0) && !matches!(case.op, Op::Axes(..));
+    bounds(&case)
+        .iter()
+        .zip(want.iter())
+        .map(|(t, &w)| if zero_d { Rule::Exact } else { t.rule(w) })
+        .collect()
+}
+
+/// Which rule covers which half-precision fixture cases, stated and asserted: the cases
+/// built from whole numbers, multiples of 1/8, 0.1 x 4096, the top of the range and
+/// NaN/Inf are bit for bit; the random cases (K <= 7) are bit for bit or at most one ulp
+/// from NumPy; "cancel" and the 1100-term sums have the gamma_K bound. (The fixture
+/// tests above check each output under its rule; this pins that the rules are the
+/// intended ones.)
+#[test]
+fn half_rules_are_the_stated_ones() {
+    fn rules_of(name: &str, id: &str) -> Vec<Rule> {
+        let doc = load_fixture(name);
+        let c = doc["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in {name}"));
+        match c["dtype"].as_str() {
+            Some("float16") => half_rules::<f16>(c),
+            Some("bfloat16") => half_rules::<bf16>(c),
+            other => panic!("{id}: not a half type: {other:?}"),
+        }
+    }
+    const BOTH: &[&str] = &["float16", "bfloat16"];
+    let all_exact_in = |types: &[&str], name: &str, case: &str| {
+        for ty in types {
+            let id = format!("{}/{case}/{ty}", name.trim_end_matches(HALF_BOOL_SUFFIX));
+            let rules = rules_of(name, &id);
+            assert!(!rules.is_empty(), "{id}: no outputs");
+            assert!(rules.iter().all(|r| *r == Rule::Exact), "{id}: {rules:?}");
+        }
+    };
+    let all_exact = |name: &str, case: &str| all_exact_in(BOTH, name, case);
+    let d = "dtypes.half_bool";
+    for case in [
+        "tenth_4096.ones",
+        "round_once",
+        "ties",
+        "top0",
+        "top1",
+        "top2",
+        "top3",
+        "top4",
+    ] {
+        all_exact(d, case);
+    }
+    all_exact(d, "eighths.6x64.5x64");
+    let t = "numpy_testinner.half_bool";
+    for case in ["A.B", "AT.C", "3d.a.b", "arange5rev.arange5", "vecself", "sca.vec"] {
+        all_exact(t, case);
+    }
+    let sv = "special_values.half_bool";
+    for case in [
+        "inf_plus",
+        "neg_inf",
+        "inf_minus_inf",
+        "nan",
+        "nan_times_zero",
+        "overflow_product",
+    ] {
+        all_exact(sv, case);
+    }
+    all_exact(sv, "sca_tenth.vec"); // 0-d: one rounded product
+                                    // float16: 80000 and 90000 - 90000 + 1 are exact in f32. (bfloat16's sum_overflow
+                                    // overflows f32 itself: the one-ulp rule, where inf must meet inf or 3.39e38.)
+    all_exact_in(&["float16"], sv, "sum_overflow");
+    all_exact_in(&["float16"], sv, "back_in_range");
+    assert!(rules_of(d, "dtypes/cancel/float16")
+        .iter()
+        .all(|r| matches!(r, Rule::Bound { .. })));
+    for ty in BOTH {
+        // Two-decimal values, K = 17: float16 (11-bit significands) allows one ulp almost
+        // everywhere (a few small outputs: the bound); bfloat16's products have 16 bits,
+        // so most of its sums are exact in f32.
+        let kp = "kernel_paths.half_bool";
+        let rules = rules_of(kp, &format!("kernel_paths/gemm.17x17.17x17/{ty}"));
+        let one_ulp = rules.iter().filter(|r| **r == Rule::OneUlp).count();
+        let exact = rules.iter().filter(|r| **r == Rule::Exact).count();
+        let (dominant, n) = if *ty == "float16" {
+            ("one-ulp", one_ulp)
+        } else {
+            ("bit-exact", exact)
+        };
+        assert!(
+            n * 10 >= rules.len() * 7,
+            "{ty} gemm: {n} of {} {dominant}",
+            rules.len()
+        );
+        // K = 1100: the worst-case f32 drift is several ulps.
+        let rules = rules_of(kp, &format!("kernel_paths/longk.2x1100.2x1100/{ty}"));
+        assert!(
+            rules.iter().all(|r| matches!(r, Rule::Bound { .. })),
+            "{ty} longk: {rules:?}"
+        );
+        // The random cases: every output bit for bit or at most one ulp, both rules used.
+        let doc = load_fixture("random.half_bool");
+        let mut counts = BTreeMap::new();
+        for c in doc["cases"].as_array().expect("cases") {
+            if c["dtype"] != *ty || c.get("error").is_some() {
+                continue;
+            }
+            let rules = if *ty == "float16" {
+                half_rules::<f16>(c)
+            } else {
+                half_rules::<bf16>(c)
+            };
+            for r in rules {
+                *counts.entry(r.name()).or_insert(0usize) += 1;
+            }
+        }
+        assert_eq!(
+            counts.keys().copied().collect::<Vec<_>>(),
+            ["bit-exact", "one-ulp"],
+            "{ty}: {counts:?}"
+        );
+    }
+}
+
+/// The half-precision check rejects what it must: NumPy's 409.5 against what a float16
+/// running sum would give (256), a neighbour under the bit-for-bit rule, two ulps under
+/// the one-ulp rule, a finite value where NumPy overflows under either.
+#[test]
+fn half_checks_reject_wrong_answers() {
+    let doc = load_fixture("dtypes.half_bool");
+    let case = doc["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["id"] == "dtypes/tenth_4096.ones/float16")
+        .expect("the 409.5 case");
+    let case: Case<f16> = parse_case(case);
+    let want = *case
+        .expect
+        .as_ref()
+        .expect("a success case")
+        .first()
+        .expect("one output");
+    assert_eq!(want, f16::from_f32(409.5));
+    let rule = bounds(&case)[0].rule(want);
+    assert_eq!(rule, Rule::Exact);
+    let running: f16 = case.a.iter().fold(f16::ZERO, |s, &x| s + x); // b is all ones
+    assert_eq!(running, f16::from_f32(256.0));
+    assert!(half_ref::check(running, want, rule).is_err());
+    let next = f16::from_bits(want.to_bits() + 1);
+    assert_eq!(half_ref::ulps_apart(next, want), Some(1));
+    assert!(half_ref::check(next, want, Rule::Exact).is_err());
+    assert_eq!(half_ref::check(next, want, Rule::OneUlp), Ok(Agreement::OneUlpOff));
+    let two = f16::from_bits(want.to_bits() + 2);
+    assert!(half_ref::check(two, want, Rule::OneUlp).is_err());
+    assert!(half_ref::check(f16::MAX, f16::INFINITY, Rule::Exact).is_err());
+    assert!(half_ref::check(f16::from_f32(-0.0), f16::ZERO, Rule::Exact).is_err());
+    assert!(half_ref::check(f16::NAN, f16::ZERO, Rule::OneUlp).is_err());
+    assert_eq!(half_ref::check(f16::NAN, f16::NAN, Rule::Exact), Ok(Agreement::Same));
+    // bool: a wrong value fails (whose `check` compares exactly).
+    assert!(<bool as Elem>::check(true, false, &Terms::default(), false).is_err());
 }
 
 /// The layouts are what their names say: the strides are checked on a 3-D operand.

@@ -5,7 +5,8 @@
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use num_complex::Complex;
 
-/// Element arithmetic of the reference: wrapping for integers, IEEE for floats.
+/// Element arithmetic of the reference: wrapping for integers, IEEE for floats, OR and
+/// AND for bool. (Half types: `common/half.rs`, whose reference sums in `f32`.)
 pub trait Num: Copy + PartialEq + std::fmt::Debug + 'static {
     fn zero() -> Self;
     fn add(self, rhs: Self) -> Self;
@@ -42,6 +43,22 @@ macro_rules! float_num {
     )*};
 }
 float_num!(f32, f64);
+
+/// NumPy's bool arithmetic: `+` is OR, `*` is AND, so a sum of products is the OR of the ANDs.
+impl Num for bool {
+    fn zero() -> Self {
+        false
+    }
+    fn add(self, rhs: Self) -> Self {
+        self || rhs
+    }
+    fn mul(self, rhs: Self) -> Self {
+        self && rhs
+    }
+    fn conj(self) -> Self {
+        self
+    }
+}
 
 /// `sum_k op(a[i.., k]) * b[j.., k]` for every output index, by plain loops;
 /// a 0-d operand multiplies elementwise. `op` conjugates when `conj`.
