@@ -6,7 +6,8 @@
 //! echo "f64 1024,1024 1024,1024" | cargo run --release --example bench_inner
 //! ```
 //!
-//! A spec is `DTYPE A_SHAPE B_SHAPE [LAYOUT]`: DTYPE one of f32 f64 c64 c128 i32 i64,
+//! A spec is `DTYPE A_SHAPE B_SHAPE [LAYOUT]`: DTYPE one of f32 f64 c64 c128 i32 i64
+//! f16 bf16 bool (the last three have no ndarray `dot`: its time prints as NaN),
 //! shapes comma-separated, LAYOUT `c` (C order, the default), `f` (F order), `strided`
 //! (every other element of the last axis) or `bcast` (`b` one row broadcast).
 //! Each output line is `SPEC<TAB>inner_median<TAB>dot_median<TAB>samples`.
@@ -25,38 +26,81 @@ use num_complex::Complex;
 mod rng;
 use rng::Rng;
 
-trait Gen: InnerScalar + LinalgScalar {
+trait Gen: InnerScalar {
     fn gen(rng: &mut Rng) -> Self;
+    /// ndarray's `dot` on the same operands, where the type has one.
+    fn raw_dot<'a>(_a: ArrayViewD<'a, Self>, _b: ArrayViewD<'a, Self>) -> Option<Box<dyn FnMut() + 'a>> {
+        None
+    }
+}
+
+/// `Gen::raw_dot` for the types ndarray multiplies.
+macro_rules! has_dot {
+    () => {
+        fn raw_dot<'a>(a: ArrayViewD<'a, Self>, b: ArrayViewD<'a, Self>) -> Option<Box<dyn FnMut() + 'a>> {
+            Some(Box::new(raw_dot(a, b)))
+        }
+    };
 }
 
 impl Gen for f32 {
     fn gen(rng: &mut Rng) -> Self {
         rng.unit() as f32
     }
+    has_dot!();
 }
 impl Gen for f64 {
     fn gen(rng: &mut Rng) -> Self {
         rng.unit()
     }
+    has_dot!();
 }
 impl Gen for Complex<f32> {
     fn gen(rng: &mut Rng) -> Self {
         Complex::new(rng.unit() as f32, rng.unit() as f32)
     }
+    has_dot!();
 }
 impl Gen for Complex<f64> {
     fn gen(rng: &mut Rng) -> Self {
         Complex::new(rng.unit(), rng.unit())
     }
+    has_dot!();
 }
 impl Gen for i32 {
     fn gen(rng: &mut Rng) -> Self {
         (rng.next_u64() % 201) as i32 - 100
     }
+    has_dot!();
 }
 impl Gen for i64 {
     fn gen(rng: &mut Rng) -> Self {
         (rng.next_u64() % 201) as i64 - 100
+    }
+    has_dot!();
+}
+impl Gen for half::f16 {
+    fn gen(rng: &mut Rng) -> Self {
+        half::f16::from_f64(rng.unit())
+    }
+}
+impl Gen for half::bf16 {
+    fn gen(rng: &mut Rng) -> Self {
+        half::bf16::from_f64(rng.unit())
+    }
+}
+/// Booleans true with probability `BOOL_DENSITY` (default 0.5): NumPy's loop
+/// stops at the first shared `true`, so its speed depends on the density.
+impl Gen for bool {
+    fn gen(rng: &mut Rng) -> Self {
+        static DENSITY: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+        let p = *DENSITY.get_or_init(|| {
+            std::env::var("BOOL_DENSITY")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0.5)
+        });
+        (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 }
 
@@ -174,16 +218,19 @@ where
     D: Dimension + InnerDim<E>,
     E: Dimension,
 {
+    let dot = T::raw_dot(a.view(), b.view());
     let a = a.view().into_dimensionality::<D>().expect("ndim");
     let b = b.view().into_dimensionality::<E>().expect("ndim");
-    let dot = raw_dot(a.view().into_dyn(), b.view().into_dyn());
-    time_pair(
-        || {
-            black_box(black_box(&a).inner(black_box(&b)));
-        },
-        dot,
-        budget,
-    )
+    let inner = || {
+        black_box(black_box(&a).inner(black_box(&b)));
+    };
+    match dot {
+        Some(dot) => time_pair(inner, dot, budget),
+        None => {
+            let (ti, _, n) = time_pair(inner, || {}, budget);
+            (ti, f64::NAN, n)
+        }
+    }
 }
 
 fn run<T: Gen>(a_shape: &[usize], b_shape: &[usize], layout: &str, budget: Duration) -> (f64, f64, usize) {
@@ -244,6 +291,9 @@ fn main() {
             "c128" | "complex128" => run::<Complex<f64>>(&a_shape, &b_shape, layout, budget),
             "i32" => run::<i32>(&a_shape, &b_shape, layout, budget),
             "i64" => run::<i64>(&a_shape, &b_shape, layout, budget),
+            "f16" | "float16" => run::<half::f16>(&a_shape, &b_shape, layout, budget),
+            "bf16" | "bfloat16" => run::<half::bf16>(&a_shape, &b_shape, layout, budget),
+            "bool" => run::<bool>(&a_shape, &b_shape, layout, budget),
             other => panic!("unknown dtype {other}"),
         };
         println!("{spec}\t{ti:.6e}\t{td:.6e}\t{n}");

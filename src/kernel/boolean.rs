@@ -34,12 +34,31 @@ pub(crate) fn gemm_nt(a: ArrayView2<'_, bool>, b: ArrayView2<'_, bool>, mut c: A
         c.fill(false);
         return;
     }
+    // The first word of every row of `b`, contiguous: one vectorised pass of ANDs
+    // settles most outputs of dense rows, and only the pairs whose first words
+    // share no bit go on to the other words.
+    let b_first: Vec<u64> = b_bits.chunks_exact(words).map(|w| w[0]).collect();
+    let mut row_out = vec![false; n.min(B_BLOCK_ROWS)];
     for j0 in (0..n).step_by(B_BLOCK_ROWS) {
         let j1 = (j0 + B_BLOCK_ROWS).min(n);
-        let b_blk = &b_bits[j0 * words..j1 * words];
+        let out = &mut row_out[..j1 - j0];
         for (i, a_row) in a_bits.chunks_exact(words).enumerate() {
-            for (j, b_row) in (j0..j1).zip(b_blk.chunks_exact(words)) {
-                c[[i, j]] = a_row.iter().zip(b_row).any(|(&x, &y)| x & y != 0);
+            let a0 = a_row[0];
+            for (o, &b0) in out.iter_mut().zip(&b_first[j0..j1]) {
+                *o = a0 & b0 != 0;
+            }
+            if words > 1 {
+                for (j, o) in (j0..j1).zip(out.iter_mut()) {
+                    if !*o {
+                        let b_row = &b_bits[j * words + 1..(j + 1) * words];
+                        *o = a_row[1..].iter().zip(b_row).any(|(&x, &y)| x & y != 0);
+                    }
+                }
+            }
+            let mut c_row = c.slice_mut(ndarray::s![i, j0..j1]);
+            match c_row.as_slice_mut() {
+                Some(dst) => dst.copy_from_slice(out),
+                None => c_row.iter_mut().zip(out.iter()).for_each(|(d, &o)| *d = o),
             }
         }
     }
@@ -61,17 +80,43 @@ fn pack(x: ArrayView2<'_, bool>, words: usize) -> Vec<u64> {
 fn pack_row(row: ArrayView1<'_, bool>, dst: &mut [u64]) {
     match row.as_slice() {
         Some(elems) => {
-            for (w, chunk) in dst.iter_mut().zip(elems.chunks(WORD)) {
-                *w = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0, |acc, (t, &e)| acc | (u64::from(e) << t));
+            // A `bool` is a byte holding 0 or 1.
+            let bytes: &[u8] = bytemuck::cast_slice(elems);
+            for (w, chunk) in dst.iter_mut().zip(bytes.chunks(WORD)) {
+                let (eights, rest) = chunk.as_chunks::<8>();
+                let mut word = 0;
+                for (g, eight) in eights.iter().enumerate() {
+                    word |= gather_bits(u64::from_le_bytes(*eight)) << (8 * g);
+                }
+                for (t, &e) in rest.iter().enumerate() {
+                    word |= u64::from(e) << (8 * eights.len() + t);
+                }
+                *w = word;
             }
         }
         None => {
             for (t, &e) in row.iter().enumerate() {
                 dst[t / WORD] |= u64::from(e) << (t % WORD);
             }
+        }
+    }
+}
+
+/// The low bits of the eight bytes of `x` (each 0 or 1), byte `t` to bit `t`:
+/// the multiplication moves byte `t` to bit `56 + t` and every other product
+/// to a distinct bit outside the top byte, so nothing carries into it.
+#[inline]
+fn gather_bits(x: u64) -> u64 {
+    x.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gather_bits_moves_byte_t_to_bit_t() {
+        for pattern in 0..256u64 {
+            let bytes: [u8; 8] = std::array::from_fn(|t| ((pattern >> t) & 1) as u8);
+            assert_eq!(super::gather_bits(u64::from_le_bytes(bytes)), pattern);
         }
     }
 }

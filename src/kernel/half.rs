@@ -37,7 +37,7 @@ macro_rules! half_float {
             fn to_f32(self) -> f32 { <$t>::to_f32(self) }
             #[inline]
             fn from_f32(x: f32) -> Self { <$t>::from_f32(x) }
-            fn widen_slice(src: &[Self], dst: &mut [f32]) { src.convert_to_f32_slice(dst) }
+            fn widen_slice(src: &[Self], dst: &mut [f32]) { crate::search::widen_half(src, dst) }
             fn round_slice(src: &[f32], dst: &mut [Self]) { dst.convert_from_f32_slice(src) }
         }
     )*};

@@ -108,6 +108,11 @@ pub use storage::StoredScalar;
 pub use topk::{TopK, PADDING};
 
 use crate::InnerError;
+
+/// `dst[i] = src[i]` widened to `f32`, with the search's vector kernels.
+pub(crate) fn widen_half<S: StoredScalar<Compute = f32>>(src: &[S], dst: &mut [f32]) {
+    S::widen_slice(src, dst)
+}
 use collect::{RangeCollector, TopKCollector};
 use engine::Search;
 
