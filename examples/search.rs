@@ -24,6 +24,9 @@
 //!   --store f32|f16|bf16 the element type the index stores the database in
 //!                        (default: the files' type, or f32): f16 and bf16 store
 //!                        the database rounded to half precision, queries stay f32
+//!   --mmap DIR           save the index to the folder DIR (untimed), open it again
+//!                        with `FlatIndex::open_mmap` and time the mapped index
+//!                        (the warm-up search pages the rows in); DIR is replaced
 //!   --random N,D,Q       size of the random set (default 100000,128,1000)
 //!   --seed S             seed of the random set (default 1)
 //!   --reps R             searches to time at least, after one untimed warm-up
@@ -56,6 +59,7 @@ struct Options {
     metric: Metric,
     filter: Option<usize>,
     store: Option<String>,
+    mmap: Option<String>,
     random: (usize, usize, usize),
     seed: u64,
     reps: usize,
@@ -71,6 +75,7 @@ fn parse_args() -> Result<Options, String> {
         metric: Metric::InnerProduct,
         filter: None,
         store: None,
+        mmap: None,
         random: (100_000, 128, 1000),
         seed: 1,
         reps: 3,
@@ -103,6 +108,7 @@ fn parse_args() -> Result<Options, String> {
                 Some(t) if ["f32", "f16", "bf16"].contains(&t.as_str()) => opts.store = Some(t),
                 _ => return Err("--store takes f32, f16 or bf16".into()),
             },
+            "--mmap" => opts.mmap = Some(args.next().ok_or("--mmap needs a folder")?),
             "--random" => {
                 let v = args.next().unwrap_or_default();
                 let dims: Vec<usize> = v.split(',').filter_map(|s| s.parse().ok()).collect();
@@ -161,8 +167,13 @@ impl SplitMix64 {
 
 /// The process's peak resident memory (`VmHWM`) in bytes, on Linux.
 fn peak_rss() -> Option<u64> {
+    status_kib("VmHWM:")
+}
+
+/// A line of `/proc/self/status` in bytes, on Linux.
+fn status_kib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -209,7 +220,18 @@ where
         opts.k,
     );
     // Built once, outside the timing.
-    let index = FlatIndex::new(db, opts.metric);
+    let mut index = FlatIndex::new(db, opts.metric);
+    if let Some(dir) = &opts.mmap {
+        let reopened = index.save(dir).and_then(|()| FlatIndex::open_mmap(dir));
+        match reopened {
+            Ok(mapped) => index = mapped,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(2);
+            }
+        }
+        println!("searching the index saved to {dir} and memory-mapped from it");
+    }
     let search = || match opts.filter {
         Some(m) => index.search_filtered(&queries, opts.k, move |id: usize| id.is_multiple_of(m)),
         None => index.search(&queries, opts.k),
@@ -267,6 +289,9 @@ where
         Some(bytes) => println!("peak memory (VmHWM): {:.1} MiB", mib(bytes as usize)),
         None => println!("peak memory: unknown (no /proc/self/status)"),
     }
+    if let Some(bytes) = status_kib("RssAnon:") {
+        println!("anonymous memory now (RssAnon): {:.1} MiB", mib(bytes as usize));
+    }
     ExitCode::SUCCESS
 }
 
@@ -287,7 +312,7 @@ fn main() -> ExitCode {
                 eprintln!("error: {msg}");
             }
             eprintln!(
-                "usage: search [DB.npy QUERIES.npy] [K] [--metric ip|cosine|l2] [--filter M] [--store T] [--random N,D,Q] \
+                "usage: search [DB.npy QUERIES.npy] [K] [--metric ip|cosine|l2] [--filter M] [--store T] [--mmap DIR] [--random N,D,Q] \
                  [--seed S] [--reps R] [--min-time S] [--show Q] [--print-all]"
             );
             return ExitCode::from(2);
