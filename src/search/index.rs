@@ -16,7 +16,13 @@ use crate::InnerError;
 
 /// An exact (brute-force) search index over a database it owns, like faiss's
 /// `IndexFlatIP` / `IndexFlatL2` with an id map: every metric, the caller's ids,
-/// removal, filtered and range search.
+/// removal, filtered and range search; saved to a folder and loaded or
+/// memory-mapped from it.
+///
+/// `S` is the element type the rows are stored in ([`StoredScalar`]): `f32` or
+/// `f64`, searched with queries and scores of the same type, or `half::f16` /
+/// `half::bf16`, half the memory, searched with `f32` queries into `f32` scores
+/// (those of `f32` arithmetic on the stored values).
 ///
 /// For [`Metric::Cosine`] and [`Metric::L2`] the norms of the rows are computed
 /// once, when the rows arrive, not at every search. Each row carries an id
@@ -35,7 +41,7 @@ use crate::InnerError;
 /// let hits = index.search(&array![0.9, 0.8], 2)?; // one query, 1-D
 /// assert_eq!(hits.indices, array![[30, 10]]);
 ///
-/// assert_eq!(index.remove_ids(&[30, 99]), 1); // 99 is not there
+/// assert_eq!(index.remove_ids(&[30, 99])?, 1); // 99 is not there
 /// let hits = index.search_filtered(&array![[0.9, 0.8]], 2, |id| id != 10)?;
 /// assert_eq!(hits.indices, array![[20, 40]]);
 /// # Ok::<(), ndarray_inner::InnerError>(())
@@ -180,8 +186,9 @@ impl<S: StoredScalar> FlatIndex<S> {
     /// [`InnerError::NotAligned`] when the rows' length is not the index's `d`
     /// (the message shows the shapes of the database and of `rows`);
     /// [`InnerError::TooLarge`] when the database cannot grow;
-    /// [`InnerError::ReservedId`] when the ids would reach `usize::MAX`. The index
-    /// is unchanged after an error.
+    /// [`InnerError::ReservedId`] when the ids would reach `usize::MAX`;
+    /// [`InnerError::ReadOnly`] for an index opened with
+    /// [`open_mmap`](FlatIndex::open_mmap). The index is unchanged after an error.
     pub fn add(&mut self, rows: &ArrayRef2<S>) -> Result<(), InnerError> {
         let m = rows.nrows();
         let next = match &self.ids {

@@ -1,25 +1,12 @@
-//! Saved and memory-mapped indexes: the folder layout, [`FlatIndex::save`],
-//! [`FlatIndex::load`], [`FlatIndex::open_mmap`] and [`FlatIndex::from_npy`].
-//!
-//! A saved index is a folder of four files:
-//!
-//! | file | holds |
-//! |---|---|
-//! | `flatindex.txt` | `key = value` lines: the format name and version, the element type, the metric, the shape, where the ids are |
-//! | `vectors.npy` | the rows, `(N, d)`, C order, little-endian: `<f4`, `<f8`, `<f2`, and for `bf16` (which NumPy lacks) its bits as `<u2` |
-//! | `norms.npy` | `|row|` of every row, `(N,)`, in the computing type (cosine and L2 only) |
-//! | `ids.npy` | the caller's ids, `(N,)`, `<u8` (an index with ids only) |
-//!
-//! NumPy reads the vectors as they are (`np.load("index/vectors.npy")`, or
-//! `mmap_mode="r"` to map them; for bf16, `.view(ml_dtypes.bfloat16)`). The
-//! norms are kept so that opening an index is `O(N)`, not `O(N·d)`; they are
-//! the norms the index computed, so a loaded index answers exactly as the saved
-//! one did.
+//! Saved and memory-mapped indexes: [`FlatIndex::save`], [`FlatIndex::load`],
+//! [`FlatIndex::open_mmap`] and [`FlatIndex::from_npy`], the manifest, and the
+//! `.npy` files (headers through `ndarray-npy`, data as raw little-endian bytes
+//! viewed in place). The folder's layout is documented once, in the search
+//! module's "Saved and memory-mapped indexes".
 //!
 //! A save writes the folder under a temporary name beside `path`, syncs it, and
-//! renames it into place (an existing index at `path` is replaced, anything else
-//! there is an error); a save that fails leaves nothing at `path` that `load`
-//! accepts, and removes its temporary folder.
+//! renames it into place (an existing index at `path` is set aside first and
+//! deleted after); a save that fails removes its temporary folder.
 
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};

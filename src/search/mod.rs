@@ -24,6 +24,46 @@
 //! - [`TopK`] (with [`TopK::merge`] to combine the results of the shards of a
 //!   database into the exact result for the whole of it) and [`RangeHits`].
 //! - [`cosine_similarity`]: the full pairwise cosine matrix.
+//! - [`StoredScalar`]: what an index stores its rows in: `f32`, `f64`, or half
+//!   precision (`half::f16`, `half::bf16`) searched with `f32` queries.
+//!
+//! # Storage: what each element type costs and gains
+//!
+//! | `FlatIndex<_>` | bytes per row (`d = 128`) | 1 query, `(100000, 128)` | 1000 queries | scores |
+//! |---|---|---|---|---|
+//! | `f32` | 512 | memory-bound: reads 51 MB | GEMM-bound | `f32` computation |
+//! | `half::f16` | 256 | reads half the bytes, widens in registers (F16C) | as `f32` (blocks widened once per 1024 queries) | `f32` computation on the stored values |
+//! | `half::bf16` | 256 | as `f16` | as `f32` | as `f16` |
+//! | `f64` | 1024 | reads twice the bytes | `f64` GEMM | `f64` computation |
+//!
+//! A half-precision index answers exactly as an `f32` index over its widened
+//! rows would (same kernels, same order, widening is exact); what it loses is
+//! the rounding of the vectors when stored: each element within a relative
+//! `2^-11` (`f16`, which also overflows beyond 65504) or `2^-8` (`bf16`, with
+//! `f32`'s range). An inner product of unit vectors then moves by at most
+//! about `2^-11` (`f16`) or `2^-8` (`bf16`) of `|q| |x|`, which reorders only
+//! neighbours whose scores are closer than that: recall against the `f32`
+//! vectors is a property of the data, to measure on it. The measured figures
+//! are in the README.
+//!
+//! # Saved and memory-mapped indexes
+//!
+//! [`FlatIndex::save`] writes a folder; [`FlatIndex::load`] reads it back into
+//! memory, [`FlatIndex::open_mmap`] maps its rows from the file (read-only; a
+//! database larger than memory pages in and out), and [`FlatIndex::from_npy`]
+//! builds an index from a `.npy` array written by NumPy. The folder:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `flatindex.txt` | `key = value` lines: `ndarray-inner FlatIndex`, `format_version = 1`, `element` (`f32`, `f64`, `f16`, `bf16`), `metric` (`inner_product`, `cosine`, `l2`), `rows`, `dim`, `ids` (`rows`, or `ids.npy` with `next_id`) |
+//! | `vectors.npy` | the rows, `(rows, dim)`, C order, little-endian `<f4`, `<f8`, `<f2`; `bf16` (which NumPy lacks) as its bits, `<u2` |
+//! | `norms.npy` | the norm of every row, `(rows,)`, `<f4` (`<f8` for `f64`); cosine and L2 only |
+//! | `ids.npy` | the caller's ids, `(rows,)`, `<u8`; with ids only |
+//!
+//! NumPy reads it as it is: `np.load("index/vectors.npy", mmap_mode="r")`
+//! (for `bf16`, `.view(ml_dtypes.bfloat16)`). A save writes a new folder beside
+//! the path and renames it into place, so a failed save leaves no folder that
+//! `load` accepts, and a mapped index is never written under.
 //!
 //! # Ranking
 //!

@@ -46,9 +46,10 @@ mod private {
 /// use ndarray_inner::search::{FlatIndex, Metric, StoredScalar, TopK};
 ///
 /// let database: Array2<f16> = array![[1.0f32, 0.0], [0.6, 0.8]].mapv(f16::from_f32);
-/// let index: FlatIndex<f16> = FlatIndex::new(database, Metric::Cosine);
+/// let index: FlatIndex<f16> = FlatIndex::new(database, Metric::InnerProduct);
 /// let hits: TopK<f32> = index.search(&array![0.0f32, 1.0], 1)?;
 /// assert_eq!(hits.indices, array![[1]]);
+/// // The score of the stored value: 0.8 rounded to f16 is 0.7998047.
 /// assert_eq!(hits.scores[[0, 0]], f16::from_f32(0.8).to_f32());
 ///
 /// fn bytes_per_row<S: StoredScalar>(index: &FlatIndex<S>) -> usize {
