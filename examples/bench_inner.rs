@@ -7,7 +7,8 @@
 //! ```
 //!
 //! A spec is `DTYPE A_SHAPE B_SHAPE [LAYOUT]`: DTYPE one of f32 f64 c64 c128 i32 i64
-//! f16 bf16 bool (the last three have no ndarray `dot`: its time prints as NaN),
+//! f16 bf16 bool (the last three have no ndarray `dot`: its time prints as NaN;
+//! `bool:P` makes each element true with probability P, default 0.5),
 //! shapes comma-separated, LAYOUT `c` (C order, the default), `f` (F order), `strided`
 //! (every other element of the last axis) or `bcast` (`b` one row broadcast).
 //! Each output line is `SPEC<TAB>inner_median<TAB>dot_median<TAB>samples`.
@@ -89,18 +90,14 @@ impl Gen for half::bf16 {
         half::bf16::from_f64(rng.unit())
     }
 }
-/// Booleans true with probability `BOOL_DENSITY` (default 0.5): NumPy's loop
-/// stops at the first shared `true`, so its speed depends on the density.
+/// The probability of `true` of the current `bool:P` spec, as `f64` bits: NumPy's
+/// loop stops at the first shared `true`, so its speed depends on the density.
+static BOOL_DENSITY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Gen for bool {
     fn gen(rng: &mut Rng) -> Self {
-        static DENSITY: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-        let p = *DENSITY.get_or_init(|| {
-            std::env::var("BOOL_DENSITY")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0.5)
-        });
-        (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        let p = f64::from_bits(BOOL_DENSITY.load(std::sync::atomic::Ordering::Relaxed));
+        ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 }
 
@@ -284,6 +281,9 @@ fn main() {
         let parts: Vec<&str> = spec.split_whitespace().collect();
         let (dtype, a_shape, b_shape) = (parts[0], parse_shape(parts[1]), parse_shape(parts[2]));
         let layout = parts.get(3).copied().unwrap_or("c");
+        let (dtype, density) = dtype.split_once(':').unwrap_or((dtype, "0.5"));
+        let density: f64 = density.parse().expect("bool:P takes a probability");
+        BOOL_DENSITY.store(density.to_bits(), std::sync::atomic::Ordering::Relaxed);
         let (ti, td, n) = match dtype {
             "f32" => run::<f32>(&a_shape, &b_shape, layout, budget),
             "f64" => run::<f64>(&a_shape, &b_shape, layout, budget),

@@ -45,10 +45,18 @@ TARGETS = [
     ("i32 512^2", "i32 512,512 512,512"),
     ("c128 512^2", "c128 512,512 512,512"),
     ("c128 1024^2", "c128 1024,1024 1024,1024"),
+    # NumPy's float16 and bool inner are plain loops (bfloat16 through ml_dtypes too);
+    # the crate widens half blocks to its f32 GEMM and packs bools into words.
+    ("f16 512^2", "f16 512,512 512,512"),
+    ("bf16 512^2", "bf16 512,512 512,512"),
+    ("f16 (1000,768).(20000,768)", "f16 1000,768 20000,768"),
+    ("bool 512^2, half true", "bool:0.5 512,512 512,512"),
+    ("bool 512^2, 10% true", "bool:0.1 512,512 512,512"),
+    ("bool 512^2, 1% true", "bool:0.01 512,512 512,512"),
 ]
 
 NP_DTYPES = {"f32": "float32", "f64": "float64", "c64": "complex64", "c128": "complex128",
-             "i32": "int32", "i64": "int64"}
+             "i32": "int32", "i64": "int64", "f16": "float16", "bf16": "bfloat16", "bool": "bool"}
 
 
 def flops(spec):
@@ -81,12 +89,18 @@ def numpy_worker(specs, threads, budget):
     with threadpoolctl.threadpool_limits(limits=threads):
         for spec in specs:
             parts = spec.split()
-            dt = NP_DTYPES[parts[0]]
+            dtype, _, density = parts[0].partition(":")
+            dt = NP_DTYPES[dtype]
             a_shape = tuple(int(d) for d in parts[1].split(","))
             b_shape = tuple(int(d) for d in parts[2].split(","))
             layout = parts[3] if len(parts) > 3 else "c"
 
             def make(shape):
+                if dt == "bool":
+                    return rng.random(size=shape) < float(density or 0.5)
+                if dt == "bfloat16":
+                    import ml_dtypes
+                    return rng.uniform(-1, 1, size=shape).astype(ml_dtypes.bfloat16)
                 if dt.startswith("int"):
                     return rng.integers(-100, 101, size=shape).astype(dt)
                 x = rng.uniform(-1, 1, size=shape)
