@@ -3,7 +3,16 @@
 //! threaded and four-GEMM paths, every element type, every layout of both operands
 //! and of `inner_into`'s output, NaN/Inf in real floats) against the naive
 //! reference, with no panic allowed. A debug run of the default 4000 cases also
-//! fails if some kernel path of `inner` was never taken.
+//! fails if some kernel path of `inner` was never taken (`HalfWidened` and
+//! `BoolWords` included).
+//!
+//! `f16` and `bf16` (whole numbers, multiples of 1/8 and full-precision values, NaN/Inf
+//! and -0.0) go against NumPy's float16 loop written out in `tests/common/half.rs`
+//! (f32 products and sums from +0.0, left to right, rounded once): bit for bit where
+//! every partial sum is exact in f32, else at most one half ulp apart, or within
+//! `2 gamma_K sum |a_k b_k|` plus an ulp where the sum cancels or K is long; the run
+//! prints how many outputs fell under each rule and how many were one ulp off. `bool`
+//! (sparse and dense) must equal the naive OR of ANDs exactly.
 //!
 //! CI runs the bounded slice under every feature set (`cargo test`, with
 //! `--features blas`, with `--no-default-features`). The soak, about 6 minutes per
@@ -16,12 +25,16 @@
 //! ```
 
 mod common;
+#[path = "common/half.rs"]
+mod half_ref;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::layout::{make, Layout, Operand};
 use common::naive::{self, Num};
 use common::Rng;
+use half::{bf16, f16};
+use half_ref::Rule;
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use ndarray_inner::paths::{self, Path};
 use ndarray_inner::{InnerError, InnerExt, InnerScalar};
@@ -33,11 +46,41 @@ const WORK_BUDGET: usize = 40_000;
 /// path and the integer kernel's threads, which `WORK_BUDGET` stays below.
 const LARGE_EVERY: u64 = 40;
 
+/// The reference's answer; for half types also each output's rule (C order).
+struct Reference<A> {
+    want: ArrayD<A>,
+    rules: Option<Vec<Rule>>,
+}
+
 trait Elem: Num + InnerScalar {
-    /// A random value; `special` asks for NaN/Inf where the type has them.
+    /// A random value; `special` asks for NaN/Inf where the type has them (bool: a
+    /// dense case, else a sparse one).
     fn random(rng: &mut Rng, special: bool) -> Self;
     /// Equal as results: bit-equal integers, floats equal or both NaN.
     fn same(self, other: Self) -> bool;
+    /// `inner` (or `inner_conj`) by the reference.
+    fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, conj: bool) -> Reference<Self> {
+        Reference {
+            want: naive::inner(a, b, conj),
+            rules: None,
+        }
+    }
+    /// `tensordot(a, b, (i, j))` by the reference.
+    fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> Reference<Self> {
+        Reference {
+            want: naive::tensordot(a, b, i, j),
+            rules: None,
+        }
+    }
+    /// `got` against the reference's `want` under the output's rule (half types only).
+    fn agrees(got: Self, want: Self, rule: Option<Rule>) -> Result<(), String> {
+        let _ = rule;
+        if got.same(want) {
+            Ok(())
+        } else {
+            Err(format!("got {got:?}, the reference has {want:?}"))
+        }
+    }
 }
 
 macro_rules! int_elem {
@@ -74,6 +117,53 @@ macro_rules! float_elem {
     )*};
 }
 float_elem!(f32, f64);
+
+macro_rules! half_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn random(rng: &mut Rng, special: bool) -> Self {
+                if special && rng.next_u64() % 16 == 0 {
+                    return [<$t>::NAN, <$t>::INFINITY, <$t>::NEG_INFINITY, <$t>::NEG_ZERO][rng.next_u64() as usize % 4];
+                }
+                match rng.next_u64() % 4 {
+                    // Whole numbers and eighths: exact f32 sums, so bit for bit.
+                    0 | 1 => <$t>::from_f64(rng.small(8) as f64),
+                    2 => <$t>::from_f64(rng.small(64) as f64 / 8.0),
+                    // Every bit of the significand: the one-ulp rule.
+                    _ => <$t>::from_f64(rng.unit() * 4.0),
+                }
+            }
+            fn same(self, other: Self) -> bool {
+                self.to_bits() == other.to_bits() || (self.is_nan() && other.is_nan())
+            }
+            fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, _conj: bool) -> Reference<Self> {
+                let (want, rules) = half_ref::inner(a, b);
+                Reference { want, rules: Some(rules) }
+            }
+            fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> Reference<Self> {
+                let (want, rules) = half_ref::tensordot(a, b, i, j);
+                Reference { want, rules: Some(rules) }
+            }
+            fn agrees(got: Self, want: Self, rule: Option<Rule>) -> Result<(), String> {
+                let rule = rule.expect("half types have rules");
+                let agreement = half_ref::check(got, want, rule)?;
+                half_ref::record::<$t>(rule, agreement);
+                Ok(())
+            }
+        }
+    )*};
+}
+half_elem!(f16, bf16);
+
+impl Elem for bool {
+    fn random(rng: &mut Rng, dense: bool) -> Self {
+        // Sparse rows (1 in 16) leave many outputs false even for long K.
+        rng.next_u64() % if dense { 2 } else { 16 } == 0
+    }
+    fn same(self, other: Self) -> bool {
+        self == other
+    }
+}
 
 /// Lengths for one operand's axes: mostly small, sometimes at a block edge.
 fn random_len(rng: &mut Rng) -> usize {
@@ -135,8 +225,20 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-fn same_array<A: Elem>(got: &ArrayD<A>, want: &ArrayD<A>) -> bool {
-    got.shape() == want.shape() && got.iter().zip(want).all(|(&g, &w)| g.same(w))
+/// `got` against the reference, element by element; the first disagreement.
+fn agree_array<A: Elem>(got: &ArrayD<A>, r: &Reference<A>) -> Result<(), String> {
+    if got.shape() != r.want.shape() {
+        return Err(format!(
+            "shape {:?}, the reference has {:?}",
+            got.shape(),
+            r.want.shape()
+        ));
+    }
+    for (idx, (&g, &w)) in got.iter().zip(&r.want).enumerate() {
+        let rule = r.rules.as_ref().map(|rules| rules[idx]);
+        A::agrees(g, w, rule).map_err(|e| format!("element {idx} (C order): {e}"))?;
+    }
+    Ok(())
 }
 
 /// One random case of element type `A`: inner, inner_conj, inner_axes, and a
@@ -184,29 +286,23 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
     let run = |f: &dyn Fn() -> ArrayD<A>| {
         catch_unwind(AssertUnwindSafe(f)).map_err(|p| format!("panic {:?}: {what}", panic_text(p)))
     };
-    let want = naive::inner(&a, &b, false);
+    let want = A::reference(&a, &b, false);
     let got = run(&|| a.inner(&b))?;
-    if !same_array(&got, &want) {
-        return Err(format!("inner differs: {what}"));
-    }
+    agree_array(&got, &want).map_err(|e| format!("inner differs, {e}: {what}"))?;
     let got = run(&|| a.inner_conj(&b))?;
-    if !same_array(&got, &naive::inner(&a, &b, true)) {
-        return Err(format!("inner_conj differs: {what}"));
-    }
+    agree_array(&got, &A::reference(&a, &b, true)).map_err(|e| format!("inner_conj differs, {e}: {what}"))?;
     // inner_into an output of any writable layout.
     let lo = match random_layout(rng) {
         Layout::Broadcast(_) => Layout::F,
         layout => layout,
     };
-    let Operand::Owned(mut out) = make(&ArrayD::from_elem(want.raw_dim(), <A as Num>::zero()), lo) else {
+    let Operand::Owned(mut out) = make(&ArrayD::from_elem(want.want.raw_dim(), <A as Num>::zero()), lo) else {
         unreachable!("only Broadcast makes a broadcast operand")
     };
     catch_unwind(AssertUnwindSafe(|| a.inner_into(&b, &mut out)))
         .map_err(|p| format!("panic {:?}: {what}", panic_text(p)))?
         .map_err(|e| format!("inner_into error {e}: {what}"))?;
-    if !same_array(&out, &want) {
-        return Err(format!("inner_into {lo:?} differs: {what}"));
-    }
+    agree_array(&out, &want).map_err(|e| format!("inner_into {lo:?} differs, {e}: {what}"))?;
     if na > 0 && nb > 0 {
         let (i, j) = (rng.next_u64() as usize % na, rng.next_u64() as usize % nb);
         let rest = |s: &[usize], skip: usize| -> usize {
@@ -218,9 +314,8 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
         let axes_out = rest(&sa, i).saturating_mul(rest(&sb, j));
         if sa[i] == sb[j] && axes_out.saturating_mul(sa[i].max(1)) <= WORK_BUDGET {
             let got = run(&|| a.inner_axes(&b, Axis(i), Axis(j)))?;
-            if !same_array(&got, &naive::tensordot(&a, &b, i, j)) {
-                return Err(format!("inner_axes({i}, {j}) differs: {what}"));
-            }
+            agree_array(&got, &A::reference_axes(&a, &b, i, j))
+                .map_err(|e| format!("inner_axes({i}, {j}) differs, {e}: {what}"))?;
         }
         // The same operands with b's last axis one longer: an error, never a panic.
         let mut sb2 = sb.clone();
@@ -260,17 +355,30 @@ fn random_cases_agree_with_the_reference() {
     std::panic::set_hook(Box::new(|_| {}));
     // Two threads whatever the machine, so the integer kernel's bands are reachable.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let failures = pool.install(|| run_cases(&mut rng, cases));
+    // The cases run on one thread of the pool, which keeps their half-type tally.
+    let (failures, tally) = pool.install(|| (run_cases(&mut rng, cases), half_ref::take_tally()));
     eprintln!(
         "differential: {cases} cases, seed {seed}, {} disagreements",
         failures.len()
     );
+    for line in tally.summary() {
+        eprintln!("  {line} outputs compared");
+    }
     assert!(
         failures.is_empty(),
         "{} of {cases} cases disagree, first: {:#?}",
         failures.len(),
         &failures[..failures.len().min(5)]
     );
+
+    // Both rules of the half types were exercised (bit for bit, and one ulp allowed).
+    if cases >= 4000 {
+        for ty in ["float16", "bfloat16"] {
+            for rule in ["bit-exact", "one-ulp"] {
+                assert!(tally.count(ty, rule, None) > 0, "no {ty} output under the {rule} rule");
+            }
+        }
+    }
 
     // Debug builds count the kernel paths: the random cases must have reached every
     // one that `inner` has in this build (the search's are in tests/paths.rs).
@@ -287,7 +395,7 @@ fn random_cases_agree_with_the_reference() {
 fn run_cases(rng: &mut Rng, cases: usize) -> Vec<String> {
     let mut failures = Vec::new();
     for _ in 0..cases {
-        let result = match rng.next_u64() % 14 {
+        let result = match rng.next_u64() % 17 {
             0 => case::<f32>(rng),
             1 => case::<f64>(rng),
             2 => case::<Complex<f32>>(rng),
@@ -301,7 +409,10 @@ fn run_cases(rng: &mut Rng, cases: usize) -> Vec<String> {
             10 => case::<u16>(rng),
             11 => case::<u32>(rng),
             12 => case::<u64>(rng),
-            _ => case::<usize>(rng),
+            13 => case::<usize>(rng),
+            14 => case::<f16>(rng),
+            15 => case::<bf16>(rng),
+            _ => case::<bool>(rng),
         };
         if let Err(e) = result {
             failures.push(e);
