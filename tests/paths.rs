@@ -2,13 +2,20 @@
 //! answer there: the crate counts the paths it takes in debug builds
 //! (`ndarray_inner::paths`), and each check asserts exactly which ones one call took.
 //! `tests/differential.rs` checks that its random cases reach every path too.
+//! Half types (`HalfWidened`, then the f32 kernel of each widened block) are checked
+//! against NumPy's float16 loop (`tests/common/half.rs`) bit for bit, their sums being
+//! exact in f32; bool (`BoolWords`) against the naive OR of ANDs.
 #![cfg(debug_assertions)]
 
 mod common;
+#[path = "common/half.rs"]
+mod half_ref;
 
 use std::collections::BTreeMap;
 
 use common::naive;
+use half::{bf16, f16};
+use half_ref::{Half, Rule};
 use ndarray::{arr0, s, Array, Array2, ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
 use ndarray_inner::paths::{count, Path};
 use ndarray_inner::search::{top_k, FlatIndex, Metric, TopK};
@@ -166,6 +173,115 @@ fn operand_copies_and_output_temporaries() {
     assert_eq!(out.into_dyn(), naive::inner(&dyn2(&a), &dyn2(&b), false));
 }
 
+/// `inner(a, b)` of half-precision `(m, k)` and `(n, k)` whole numbers, checked against
+/// NumPy's float16 loop bit for bit (every sum is exact in f32), returning the paths.
+fn half_checked<H: Half + From<i8> + ndarray_inner::InnerScalar>(
+    m: usize,
+    n: usize,
+    k: usize,
+) -> BTreeMap<String, u64> {
+    let (a, b) = (matrix::<H>(m, k, 1), matrix::<H>(n, k, 2));
+    let (a, b) = (dyn2(&a), dyn2(&b));
+    let (got, paths) = taken(|| a.inner(&b));
+    let (want, rules) = half_ref::inner(&a, &b);
+    assert!(
+        rules.iter().all(|r| *r == Rule::Exact),
+        "{m}x{k} . {n}x{k}: sums not exact in f32"
+    );
+    assert_eq!(got.shape(), want.shape());
+    let same = got.iter().zip(&want).all(|(g, w)| g.bits() == w.bits());
+    assert!(same, "{} ({m}, {k}) . ({n}, {k}) differs from NumPy's loop", H::NAME);
+    paths
+}
+
+fn half_widened() {
+    for bf in [false, true] {
+        let run = |m, n, k| {
+            if bf {
+                half_checked::<bf16>(m, n, k)
+            } else {
+                half_checked::<f16>(m, n, k)
+            }
+        };
+        let widened = |then: &[(Path, u64)]| {
+            let mut all = vec![(Path::HalfWidened, 1)];
+            all.extend_from_slice(then);
+            expect(&all)
+        };
+        // One block each: the f32 kernel f32 operands of that shape would take.
+        assert_eq!(run(2, 3, 4), widened(&[(Path::FloatTiny, 1)]));
+        assert_eq!(run(1, 50, 100), widened(&[(Path::FloatMatVec, 1)]));
+        assert_eq!(run(50, 1, 100), widened(&[(Path::FloatMatVec, 1)]));
+        assert_eq!(run(9, 8, 8), widened(&[(Path::FloatGemm, 1)]));
+        assert_eq!(run(3, 2, 0), widened(&[(Path::FloatTiny, 1)])); // K = 0: zeros
+                                                                    // a in blocks of 512 rows, b (one block) widened once: a GEMM, then one row.
+        assert_eq!(run(513, 3, 2), widened(&[(Path::FloatGemm, 1), (Path::FloatTiny, 1)]));
+        // Two blocks of a times two of b (2048 rows): four GEMMs.
+        assert_eq!(run(600, 2100, 4), widened(&[(Path::FloatGemm, 4)]));
+        // No rows: no kernel.
+        assert_eq!(run(0, 3, 4), expect(&[]));
+    }
+    // A 0-d operand: each product rounded once, no kernel.
+    let (s, v) = (
+        arr0(f16::from_f32(0.1)).into_dyn(),
+        dyn2(&matrix::<f16>(2, 3, 1)).to_owned(),
+    );
+    let (got, paths) = taken(|| s.inner(&v));
+    assert_eq!(paths, expect(&[(Path::Scalar, 1)]));
+    assert_eq!(got, half_ref::inner(&s.view(), &v.view()).0);
+    // An F-order 3-D operand is copied; an F-order output goes through a temporary.
+    let c3 = Array::from_shape_fn((3, 4, 5), |(i, j, k)| f16::from(((i * 20 + j * 5 + k) % 13) as i8 - 6));
+    let f3 = Array::from_shape_vec((3, 4, 5).f(), c3.iter().copied().collect()).unwrap();
+    let b = matrix::<f16>(2, 5, 1);
+    let (got, paths) = taken(|| f3.inner(&b));
+    assert_eq!(
+        paths,
+        expect(&[(Path::OperandCopy, 1), (Path::HalfWidened, 1), (Path::FloatTiny, 1)])
+    );
+    assert_eq!(got.into_dyn(), half_ref::inner(&f3.view().into_dyn(), &dyn2(&b)).0);
+    let a = matrix::<bf16>(3, 4, 1);
+    let b = matrix::<bf16>(2, 4, 2);
+    let mut out = Array2::from_elem((3, 2).f(), bf16::NAN);
+    let ((), paths) = taken(|| a.inner_into(&b, &mut out).unwrap());
+    assert_eq!(
+        paths,
+        expect(&[(Path::OutTemporary, 1), (Path::HalfWidened, 1), (Path::FloatTiny, 1)])
+    );
+    assert_eq!(out.into_dyn(), half_ref::inner(&dyn2(&a), &dyn2(&b)).0);
+}
+
+fn bool_words() {
+    // True where the pattern is 5: sparse enough that outputs are true and false.
+    let bools = |m, k, seed| matrix::<i8>(m, k, seed).mapv(|x| x == 5);
+    let run = |m, n, k| {
+        let (a, b) = (bools(m, k, 1), bools(n, k, 2));
+        let paths = checked(&dyn2(&a), &dyn2(&b), false);
+        let out = naive::inner(&dyn2(&a), &dyn2(&b), false);
+        (paths, out.iter().filter(|&&x| x).count(), out.len())
+    };
+    let words = expect(&[(Path::BoolWords, 1)]);
+    let (paths, _, _) = run(2, 3, 4);
+    assert_eq!(paths, words);
+    // Three 64-bit words per row (the last one partial), b in two blocks of 256 rows.
+    let (paths, trues, len) = run(3, 300, 130);
+    assert_eq!(paths, words);
+    assert!(0 < trues && trues < len, "{trues} of {len} true");
+    let (paths, trues, _) = run(2, 3, 0); // K = 0: all false
+    assert_eq!((paths, trues), (words.clone(), 0));
+    assert_eq!(run(0, 3, 4).0, expect(&[]));
+    // inner_conj is inner; a 0-d operand is elementwise AND; an F-order 3-D operand is copied.
+    let (a, b) = (bools(4, 70, 3), bools(5, 70, 4));
+    assert_eq!(checked(&dyn2(&a), &dyn2(&b), true), words);
+    let t = arr0(true).into_dyn();
+    assert_eq!(checked(&t.view(), &dyn2(&a), false), expect(&[(Path::Scalar, 1)]));
+    let c3 = Array::from_shape_fn((3, 4, 70), |(i, j, k)| (i + 2 * j + 3 * k) % 7 == 0);
+    let f3 = Array::from_shape_vec((3, 4, 70).f(), c3.iter().copied().collect()).unwrap();
+    assert_eq!(
+        checked(&f3.view().into_dyn(), &dyn2(&b), false),
+        expect(&[(Path::OperandCopy, 1), (Path::BoolWords, 1)])
+    );
+}
+
 /// The search paths `f` took, leaving out the products inside.
 fn search_paths(f: impl FnOnce() -> TopK<f32>) -> (TopK<f32>, BTreeMap<String, u64>) {
     let (r, mut paths) = taken(f);
@@ -310,6 +426,8 @@ fn each_path_is_taken_by_its_inputs_and_every_path_is_reached() {
     complex_paths();
     integer_small_blocked_and_bands();
     operand_copies_and_output_temporaries();
+    half_widened();
+    bool_words();
     search_blocks_and_plans();
     let missed: Vec<Path> = Path::ALL
         .into_iter()
