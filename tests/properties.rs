@@ -1,22 +1,34 @@
 //! Property tests: random shapes, ndims and layouts for every element type,
-//! compared with the naive reference in `common::naive`.
+//! compared with the naive reference in `common::naive` (half types: NumPy's float16
+//! loop in `common/half.rs`, f32 sums rounded once).
 //!
 //! Float values are small whole numbers, so every product and partial sum is
-//! exact and any summation order gives the same answer: the comparison is `==`.
-//! Integer values use all their bits, so products and sums wrap.
+//! exact and any summation order gives the same answer: the comparison is `==`
+//! (for `f16`/`bf16` too: their f32 sums are exact, which the reference asserts, and
+//! round once to NumPy's answer; sums past 2048, or 256 for bf16, round there).
+//! Integer values use all their bits, so products and sums wrap. `bool` is OR of ANDs.
 
 mod common;
+#[path = "common/half.rs"]
+mod half_ref;
 
 use common::layout::{make, Layout, ALL};
 use common::naive::{self, Num};
 use common::Rng;
-use ndarray::{ArrayD, Axis, IxDyn, ShapeBuilder};
+use half::{bf16, f16};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
 use ndarray_inner::{InnerExt, InnerScalar};
 use num_complex::Complex;
 use proptest::prelude::*;
 
 trait Gen: Num + InnerScalar {
     fn gen(rng: &mut Rng) -> Self;
+    fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, conj: bool) -> ArrayD<Self> {
+        naive::inner(a, b, conj)
+    }
+    fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> ArrayD<Self> {
+        naive::tensordot(a, b, i, j)
+    }
 }
 
 macro_rules! gen_int {
@@ -33,6 +45,37 @@ macro_rules! gen_float {
     )*};
 }
 gen_float!(f32, f64);
+
+/// The half reference's answer, whose every sum must be exact in f32 here.
+fn exact_half<H: half_ref::Half>((want, rules): (ArrayD<H>, Vec<half_ref::Rule>)) -> ArrayD<H> {
+    assert!(
+        rules.iter().all(|r| *r == half_ref::Rule::Exact),
+        "whole numbers: exact f32 sums"
+    );
+    want
+}
+
+macro_rules! gen_half {
+    ($($t:ty),*) => {$(
+        impl Gen for $t {
+            fn gen(rng: &mut Rng) -> Self { <$t>::from_f64(rng.small(8) as f64) }
+            fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, _conj: bool) -> ArrayD<Self> {
+                exact_half(half_ref::inner(a, b))
+            }
+            fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> ArrayD<Self> {
+                exact_half(half_ref::tensordot(a, b, i, j))
+            }
+        }
+    )*};
+}
+gen_half!(f16, bf16);
+
+impl Gen for bool {
+    /// One in eight: the outputs of the 64-long rows are still often false.
+    fn gen(rng: &mut Rng) -> Self {
+        rng.next_u64() % 8 == 0
+    }
+}
 
 fn random_array<A: Gen>(shape: &[usize], rng: &mut Rng) -> ArrayD<A> {
     ArrayD::from_shape_simple_fn(IxDyn(shape), || A::gen(rng))
@@ -67,12 +110,12 @@ fn check_inner<A: Gen>(sa: &[usize], sb: &[usize], la: Layout, lb: Layout, seed:
     let b = make(&random_array::<A>(sb, &mut rng), lb);
     let (a, b) = (a.view(), b.view());
 
-    let want = naive::inner(&a, &b, false);
+    let want = A::reference(&a, &b, false);
     let got = a.inner(&b);
     assert_eq!(got, want, "inner of {sa:?} {la:?} and {sb:?} {lb:?}");
     assert!(got.is_standard_layout(), "output is C order");
 
-    let want_conj = naive::inner(&a, &b, true);
+    let want_conj = A::reference(&a, &b, true);
     assert_eq!(
         a.inner_conj(&b),
         want_conj,
@@ -99,7 +142,7 @@ fn check_axes<A: Gen>(sa: &[usize], sb: &[usize], la: Layout, lb: Layout, seed: 
     let a = make(&random_array::<A>(sa, &mut rng), la);
     let b = make(&random_array::<A>(&sb, &mut rng), lb);
     let (a, b) = (a.view(), b.view());
-    let want = naive::tensordot(&a, &b, i, j);
+    let want = A::reference_axes(&a, &b, i, j);
     assert_eq!(
         a.inner_axes(&b, Axis(i), Axis(j)),
         want,
@@ -146,6 +189,9 @@ properties! {
     u32_: u32,
     u64_: u64,
     usize_: usize,
+    f16_: f16,
+    bf16_: bf16,
+    bool_: bool,
 }
 
 /// Real-valued floats (not whole numbers): agreement within the error bound of a
