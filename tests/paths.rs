@@ -411,6 +411,18 @@ fn search_blocks_and_plans() {
     let exact = paths.remove("SearchL2Exact").unwrap_or(0);
     assert!((2..=6).contains(&exact), "{exact} exact measurements");
     assert_eq!(paths, expect(&[(Path::SearchSequential, 1), (Path::SearchFewBlock, 1)]));
+    // A half-precision index searched by enough queries for GEMM: its blocks are widened
+    // to f32 (how many, and the plan around them, are the search's to choose: only the
+    // widening is pinned here), and the answer is the f32 index's (whole numbers: exact).
+    let (queries, database) = (matrix::<f32>(64, 8, 17), matrix::<f32>(1000, 8, 18));
+    let half = FlatIndex::new(database.mapv(f16::from_f32), Metric::InnerProduct);
+    let (hits, paths) = search_paths(|| one.install(|| half.search(&queries, 3)).unwrap());
+    assert!(paths.contains_key("SearchWiden"), "{paths:?}");
+    let want = FlatIndex::new(database, Metric::InnerProduct)
+        .search(&queries, 3)
+        .unwrap();
+    assert_eq!(hits.indices, want.indices);
+    assert_eq!(hits.scores, want.scores);
 }
 
 /// One test, so that no other test's calls land in the counters between a call and
