@@ -158,7 +158,7 @@ half_elem!(f16, bf16);
 impl Elem for bool {
     fn random(rng: &mut Rng, dense: bool) -> Self {
         // Sparse rows (1 in 16) leave many outputs false even for long K.
-        rng.next_u64() % if dense { 2 } else { 16 } == 0
+        rng.next_u64().is_multiple_of(if dense { 2 } else { 16 })
     }
     fn same(self, other: Self) -> bool {
         self == other

@@ -73,7 +73,7 @@ gen_half!(f16, bf16);
 impl Gen for bool {
     /// One in eight: the outputs of the 64-long rows are still often false.
     fn gen(rng: &mut Rng) -> Self {
-        rng.next_u64() % 8 == 0
+        rng.next_u64().is_multiple_of(8)
     }
 }
 
