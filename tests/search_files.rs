@@ -729,6 +729,7 @@ fn a_failed_save_leaves_nothing_behind() {
         let InnerError::Io { path: p, .. } = &err else {
             panic!("{}: {err:?}", path.display());
         };
+        println!("save to {}: {err}", path.display());
         // It names a path in the folder asked for (the temporary folder beside it).
         assert!(p.starts_with(path.parent().unwrap()), "{err}");
         assert!(err.to_string().starts_with(&p.display().to_string()), "{err}");
