@@ -1098,7 +1098,11 @@ fn ids_follow_rows_through_add_add_with_ids_and_remove_ids() {
         assert!(distinct.iter().all(|&id| !index.contains_id(id)));
         assert!(labels.iter().all(|&id| index.contains_id(id)));
         check_index(&index, &rows, &labels, &queries, k, &format!("{what}: remove_ids"));
-        assert_eq!(index.remove_ids(&doomed), Ok(0), "{what}: removing again removes nothing");
+        assert_eq!(
+            index.remove_ids(&doomed),
+            Ok(0),
+            "{what}: removing again removes nothing"
+        );
 
         // usize::MAX - 1 is gone, but `add` numbers past the largest id ever held.
         assert_eq!(

@@ -693,8 +693,16 @@ impl<S: StoredScalar> FlatIndex<S> {
     fn append(&mut self, rows: &ArrayRef2<S>) {
         let m = rows.nrows();
         match rows.as_slice() {
-            Some(slice) => self.data.owned_mut().expect("checked by prepare_rows").extend_from_slice(slice),
-            None => self.data.owned_mut().expect("checked by prepare_rows").extend(rows.iter().copied()),
+            Some(slice) => self
+                .data
+                .owned_mut()
+                .expect("checked by prepare_rows")
+                .extend_from_slice(slice),
+            None => self
+                .data
+                .owned_mut()
+                .expect("checked by prepare_rows")
+                .extend(rows.iter().copied()),
         }
         if self.metric.uses_norms() {
             self.norms.extend(stored_norms(rows.view()));

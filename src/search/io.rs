@@ -76,12 +76,37 @@ impl<S: StoredScalar> FlatIndex<S> {
             });
         }
         let tmp = sibling(path, "tmp")?;
-        fs::create_dir(&tmp).map_err(|e| InnerError::io(&tmp, &e))?;
+        fs::create_dir(&tmp).map_err(|e| InnerError::Io {
+            path: path.to_path_buf(),
+            kind: e.kind(),
+            message: format!("{e} (creating a temporary folder beside it)"),
+        })?;
         let written = self.write_folder(&tmp).and_then(|()| replace(&tmp, path));
         if written.is_err() {
             let _ = fs::remove_dir_all(&tmp);
         }
-        written
+        // An error inside the temporary folder (gone now) is reported for `path`,
+        // with the file that failed.
+        written.map_err(|err| match err {
+            InnerError::Io {
+                path: failed,
+                kind,
+                message,
+            } if failed.starts_with(&tmp) => {
+                let file = failed.strip_prefix(&tmp).map(Path::to_path_buf).unwrap_or_default();
+                let message = if file.as_os_str().is_empty() {
+                    format!("{message} (syncing the new folder)")
+                } else {
+                    format!("{message} (writing {})", file.display())
+                };
+                InnerError::Io {
+                    path: path.to_path_buf(),
+                    kind,
+                    message,
+                }
+            }
+            other => other,
+        })
     }
 
     /// Loads an index saved by [`save`](FlatIndex::save) into memory; it can
@@ -124,7 +149,10 @@ impl<S: StoredScalar> FlatIndex<S> {
         let (mut reader, npy) = open_npy(&vectors_path, Element::of::<S>())?;
         npy.expect_shape(&vectors_path, &[manifest.rows, manifest.dim])?;
         if npy.fortran {
-            return Err(InnerError::bad_file(&vectors_path, "the rows are in Fortran order; a saved index is C order"));
+            return Err(InnerError::bad_file(
+                &vectors_path,
+                "the rows are in Fortran order; a saved index is C order",
+            ));
         }
         let data = read_elements::<S>(&mut reader, &vectors_path, npy.len())?;
         manifest.assemble(path, Vectors::Owned(data))
@@ -260,7 +288,10 @@ impl<S: StoredScalar> FlatIndex<S> {
         let [rows, dim] = npy.shape[..] else {
             return Err(InnerError::bad_file(
                 path,
-                format!("holds an array of shape {}, not a 2-D (rows, d) one", fmt_shape(&npy.shape)),
+                format!(
+                    "holds an array of shape {}, not a 2-D (rows, d) one",
+                    fmt_shape(&npy.shape)
+                ),
             ));
         };
         let data = read_elements::<S>(&mut reader, path, npy.len())?;
@@ -309,7 +340,9 @@ impl<S: StoredScalar> FlatIndex<S> {
         }
         write_synced(&dir.join(MANIFEST), text.as_bytes())?;
         // The folder's entries themselves, before the rename makes them visible.
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| InnerError::io(dir, &e))
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| InnerError::io(dir, &e))
     }
 }
 
@@ -330,7 +363,9 @@ impl Manifest {
         let bad = |reason: String| InnerError::bad_file(&path, reason);
         let mut lines = text.lines();
         if lines.next() != Some(FORMAT_NAME) {
-            return Err(bad(format!("not a saved FlatIndex (its first line is not {FORMAT_NAME:?})")));
+            return Err(bad(format!(
+                "not a saved FlatIndex (its first line is not {FORMAT_NAME:?})"
+            )));
         }
         let mut fields = std::collections::HashMap::new();
         for line in lines.filter(|l| !l.trim().is_empty()) {
@@ -399,7 +434,14 @@ impl Manifest {
                 }
             }
         };
-        Ok(FlatIndex::from_parts(data, self.rows, self.dim, self.metric, norms, ids))
+        Ok(FlatIndex::from_parts(
+            data,
+            self.rows,
+            self.dim,
+            self.metric,
+            norms,
+            ids,
+        ))
     }
 }
 
@@ -471,7 +513,10 @@ impl NpyData {
             };
             return Err(InnerError::bad_file(
                 path,
-                format!("holds '{descr}' elements, not {} ('{}'){hint}", element.name, element.descr),
+                format!(
+                    "holds '{descr}' elements, not {} ('{}'){hint}",
+                    element.name, element.descr
+                ),
             ));
         }
         let npy = NpyData {
@@ -517,7 +562,11 @@ impl NpyData {
 
 /// The error of a file whose data is shorter or longer than its header says.
 fn truncated(path: &Path, expected: usize, found: usize) -> InnerError {
-    let what = if found < expected { "is truncated" } else { "has extra bytes" };
+    let what = if found < expected {
+        "is truncated"
+    } else {
+        "has extra bytes"
+    };
     InnerError::bad_file(
         path,
         format!("{what}: its header needs {expected} bytes of data, it has {found}"),
@@ -652,9 +701,6 @@ fn metric_name(metric: Metric) -> &'static str {
 fn fmt_shape(shape: &[usize]) -> String {
     match shape {
         [d] => format!("({d},)"),
-        _ => format!(
-            "({})",
-            shape.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
-        ),
+        _ => format!("({})", shape.iter().map(usize::to_string).collect::<Vec<_>>().join(",")),
     }
 }
