@@ -937,6 +937,8 @@ fn every_split_answers_as_f32() {
                 "1",
             ])
             .env("MATMUL_NUM_THREADS", threads)
+            // The GEMM's own threads under `--features blas`.
+            .env("OPENBLAS_NUM_THREADS", threads)
             .env(CHILD_VAR, "1")
             .output()
             .unwrap();
