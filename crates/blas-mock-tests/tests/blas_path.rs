@@ -9,7 +9,7 @@ use ndarray::{s, Array, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use ndarray_inner::{InnerExt, InnerScalar};
 use num_complex::Complex;
 
-trait Elem: InnerScalar + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
+trait Elem: InnerScalar + num_traits::Zero + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
     fn gen(i: usize) -> Self;
     fn conj_(self) -> Self;
     /// Whether BLAS has a matrix-vector routine that ndarray calls for this type.
