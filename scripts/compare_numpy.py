@@ -36,6 +36,9 @@ TARGETS = [
     ("f32 1024^2", "f32 1024,1024 1024,1024"),
     ("f64 (1000,768).(20000,768)", "f64 1000,768 20000,768"),
     ("f32 (1000,768).(20000,768)", "f32 1000,768 20000,768"),
+    # Short and wide: a batch of queries against a database of embeddings.
+    ("f32 (16,128).(100000,128)", "f32 16,128 100000,128"),
+    ("f32 (64,128).(100000,128)", "f32 64,128 100000,128"),
     ("f64 (32,128,256).(512,256)", "f64 32,128,256 512,256"),
     ("f64 (16,64,256).(8,32,256)", "f64 16,64,256 8,32,256"),
     ("f64 (3,).(3,)", "f64 3 3"),
@@ -45,6 +48,7 @@ TARGETS = [
     ("i32 512^2", "i32 512,512 512,512"),
     ("c128 512^2", "c128 512,512 512,512"),
     ("c128 1024^2", "c128 1024,1024 1024,1024"),
+    ("i64 (4,4).(4,4)", "i64 4,4 4,4"),
     # NumPy's float16 and bool inner are plain loops (bfloat16 through ml_dtypes too);
     # the crate widens half blocks to its f32 GEMM and packs bools into words.
     ("f16 512^2", "f16 512,512 512,512"),
@@ -233,7 +237,7 @@ def main():
                     help="crate feature sets: 'default' or a --features value such as 'blas'")
     ap.add_argument("--rounds", type=int, default=1, help="alternate NumPy and crate runs this often")
     ap.add_argument("--budget", type=float, default=1.0, help="seconds of sampling per shape and side")
-    ap.add_argument("--only", default=None, help="keep targets whose label contains this")
+    ap.add_argument("--only", default=None, help="keep targets whose label contains this (several: A|B|C)")
     ap.add_argument("--json", default=None, help="also write the raw medians here")
     ap.add_argument("--crate-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the crate's runs only, e.g. "
@@ -250,7 +254,8 @@ def main():
     for kv in args.crate_env:
         key, _, value = kv.partition("=")
         CRATE_ENV[key] = value
-    targets = [(l, s) for l, s in TARGETS if args.only is None or args.only in l]
+    wanted = None if args.only is None else args.only.split("|")
+    targets = [(l, s) for l, s in TARGETS if wanted is None or any(w in l for w in wanted)]
     specs = [s for _, s in targets]
     label = dict((s, l) for l, s in targets)
     table, np_info = measure(specs, args.threads, args.features, args.rounds, args.budget)

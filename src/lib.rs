@@ -33,6 +33,8 @@ mod kernel;
 #[doc(hidden)]
 pub mod paths;
 mod shape;
+#[doc(hidden)]
+pub mod thresholds;
 
 pub use error::InnerError;
 pub use ext::{InnerExt, InnerOutput};

@@ -11,12 +11,12 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 use crate::paths::{record, Path};
 
 /// Bits per packed word.
-const WORD: usize = 64;
+pub const WORD: usize = 64;
 
 /// Rows of `b` whose packed words are scanned against one row of `a` before
 /// the next row of `a`: 256 rows of 4096 elements pack into 128 KiB, which
 /// stays in L2 while every row of `a` passes over them.
-const B_BLOCK_ROWS: usize = 256;
+pub const B_BLOCK_ROWS: usize = 256;
 
 /// `c[i, j] ← OR_k (a[i, k] AND b[j, k])` for `a: (m, k)`, `b: (n, k)`, `c: (m, n)`.
 /// `c` is only written.

@@ -6,29 +6,12 @@ use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
 use num_complex::Complex;
 
 use super::sealed::Kernel;
+use super::tiny::is_tiny;
 use crate::paths::{record, Path};
-
-/// Up to this many multiply-adds a loop of dot products beats GEMM's setup
-/// whatever the shape (8·8·8 f64: 0.31 µs either way)...
-const TINY_MACS: usize = 512;
-/// ...and up to this many for outputs of at most `TINY_OUTPUTS` elements (long dot
-/// products: (3,100).(5,100) 0.51 µs against 0.78 µs through GEMM). Wider outputs
-/// go to GEMM, which reuses loaded rows in registers: (32,4).(32,4) 0.6 µs against
-/// 1.8 µs as dot products.
-const TINY_LONG_MACS: usize = 4096;
-/// See [`TINY_LONG_MACS`].
-const TINY_OUTPUTS: usize = 16;
-
-/// Whether `(m, k) . (n, k)` takes the dot-product path.
-fn is_tiny(m: usize, n: usize, k: usize) -> bool {
-    let outputs = m.saturating_mul(n);
-    let macs = outputs.saturating_mul(k);
-    macs <= TINY_MACS || (outputs <= TINY_OUTPUTS && macs <= TINY_LONG_MACS)
-}
 
 /// Rows of `a` conjugated at a time by [`gemm_conj_nt`]: enough that `b` is packed
 /// rarely, few enough that the scratch stays small.
-const CONJ_BLOCK_ROWS: usize = 256;
+pub const CONJ_BLOCK_ROWS: usize = 256;
 
 /// `c ← a · bᵀ` for `a: (m, k)`, `b: (n, k)`, `c: (m, n)`; `c` is only written.
 pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A>, mut c: ArrayViewMut2<'_, A>) {
@@ -74,7 +57,7 @@ pub(crate) fn is_four_real_sized(m: usize, n: usize, k: usize) -> bool {
 
 /// See [`is_four_real_sized`]: the measured crossover (64³ complex128 takes
 /// 49 µs either way; 16³ 1.8 µs against 1.5 µs, 256³ 2.6 ms against 2.8 ms).
-const FOUR_REAL_MACS: usize = 1 << 18;
+pub const FOUR_REAL_MACS: usize = 1 << 18;
 
 /// `c ← op(a) · bᵀ` for complex elements as four real GEMMs on the real and
 /// imaginary parts, viewed in place (stride 2, no copies):
@@ -179,19 +162,5 @@ pub(crate) fn gemm_conj_nt<A: LinalgScalar + Kernel>(
         let block = a.slice(s![start..end, ..]).mapv(Kernel::conj);
         gemm_nt(block.view(), b, c.slice_mut(s![start..end, ..]));
         start = end;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// `tests/fast_paths.rs` tests sizes around these: update it when they change.
-    #[test]
-    fn thresholds_that_fast_paths_tests_around() {
-        assert_eq!(
-            (super::TINY_MACS, super::TINY_LONG_MACS, super::TINY_OUTPUTS),
-            (512, 4096, 16)
-        );
-        assert_eq!(super::FOUR_REAL_MACS, 1 << 18);
-        assert_eq!(super::CONJ_BLOCK_ROWS, 256);
     }
 }

@@ -48,9 +48,9 @@ half_float!(f16, bf16);
 /// 512 x 2048 x K keep matrixmultiply near its full speed, while `b` is widened
 /// once per 512 rows of `a` (a pass of `N·K` against the block's `512·N·K`
 /// multiply-adds) and the scratch stays a few MiB.
-const A_BLOCK_ROWS: usize = 512;
+pub const A_BLOCK_ROWS: usize = 512;
 /// Rows of `b` widened at a time; see [`A_BLOCK_ROWS`].
-const B_BLOCK_ROWS: usize = 2048;
+pub const B_BLOCK_ROWS: usize = 2048;
 
 /// `c ← a · bᵀ` for half-precision `a: (m, k)`, `b: (n, k)`, `c: (m, n)`: `f32`
 /// sums of the widened blocks, each rounded once. `c` is only written.

@@ -19,6 +19,7 @@
 use multiversion::multiversion;
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
+use super::tiny::is_tiny;
 use crate::paths::{record, Path};
 
 /// A primitive integer with the wrapping operations the kernel needs.
@@ -39,14 +40,6 @@ macro_rules! wrapping_int {
 }
 wrapping_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
-/// Up to this many multiply-adds plain dot products beat packing (8³ i64: 0.38 µs
-/// against 0.53 µs; 12³: 0.89 µs against 0.78 µs)...
-pub(crate) const TINY_MACS: usize = 512;
-/// ...and up to this many into at most `TINY_OUTPUTS` outputs ((3,100).(5,100) i64:
-/// 0.7 µs against 1.6 µs packed; (32,4).(32,4): 2.7 µs against 1.0 µs packed).
-pub(crate) const TINY_LONG_MACS: usize = 4096;
-/// See [`TINY_LONG_MACS`].
-pub(crate) const TINY_OUTPUTS: usize = 16;
 /// Bytes of one row of the register tile: four 512-bit vectors (`NR` lanes of T).
 const NR_BYTES: usize = 256;
 /// Bytes of one packed `B` micro-panel (`KC x NR`), which the kernel re-reads for
@@ -55,7 +48,7 @@ const B_PANEL_BYTES: usize = 16 * 1024;
 /// Bytes of one packed `A` block (`MC x KC`): a quarter of a 1 MiB L2.
 const A_BLOCK_BYTES: usize = 256 * 1024;
 /// Rows of `B` packed at a time.
-pub(crate) const NC: usize = 1024;
+pub const NC: usize = 1024;
 /// Below this many multiply-adds the product stays on the calling thread.
 #[cfg(feature = "rayon")]
 pub(crate) const PARALLEL_MACS: usize = 1 << 21;
@@ -65,7 +58,7 @@ pub(crate) const MIN_BAND_ROWS: usize = 48;
 
 /// The block sizes for elements of `size` bytes.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Blocking {
+pub struct Blocking {
     /// Rows of the register tile (rows of `A` per micro-panel).
     pub mr: usize,
     /// Columns of the register tile (rows of `B` per micro-panel).
@@ -78,7 +71,7 @@ pub(crate) struct Blocking {
 
 /// The block sizes for elements of `size` bytes: 64-bit products are the slowest
 /// SIMD multiply, and measure best with four rows; narrower types with six.
-pub(crate) const fn blocking(size: usize) -> Blocking {
+pub const fn blocking(size: usize) -> Blocking {
     let mr = if size >= 8 { 4 } else { 6 };
     let nr = NR_BYTES / size;
     let kc = B_PANEL_BYTES / (nr * size);
@@ -98,9 +91,7 @@ pub(crate) fn gemm_nt<T: WrappingInt>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>
         c.fill(T::default());
         return;
     }
-    let outputs = m.saturating_mul(n);
-    let macs = outputs.saturating_mul(k);
-    if macs <= TINY_MACS || (outputs <= TINY_OUTPUTS && macs <= TINY_LONG_MACS) {
+    if is_tiny(m, n, k) {
         record(Path::IntegerSmall);
         return small(a, b, c);
     }
@@ -346,30 +337,4 @@ macro_rules! micro_kernels {
 micro_kernels! {
     kernel_4: 4 [a0 r0, a1 r1, a2 r2, a3 r3];
     kernel_6: 6 [a0 r0, a1 r1, a2 r2, a3 r3, a4 r4, a5 r5];
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `tests/fast_paths.rs` tests sizes around these block edges: update its
-    /// constants when they change.
-    #[test]
-    fn block_sizes_that_fast_paths_tests_around() {
-        assert_eq!((TINY_MACS, TINY_LONG_MACS, TINY_OUTPUTS), (512, 4096, 16));
-        assert_eq!(NC, 1024);
-        let by_size = [1, 2, 4, 8].map(|size| {
-            let b = blocking(size);
-            (b.mr, b.nr, b.kc, b.mc)
-        });
-        assert_eq!(
-            by_size,
-            [
-                (6, 256, 64, 4092),
-                (6, 128, 64, 2046),
-                (6, 64, 64, 1020),
-                (4, 32, 64, 512)
-            ]
-        );
-    }
 }

@@ -10,6 +10,7 @@ pub(crate) mod boolean;
 pub(crate) mod gemm;
 pub(crate) mod half;
 pub(crate) mod integer;
+pub(crate) mod tiny;
 
 use std::fmt::Debug;
 
@@ -42,6 +43,12 @@ use num_complex::Complex;
 /// let any_shared = array![[true, false], [false, false]].inner(&array![[true, true]]);
 /// assert_eq!(any_shared, array![[true], [false]]);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an element type of `inner`",
+    label = "`inner` is not implemented for arrays of `{Self}`",
+    note = "the element types are f32, f64, Complex<f32>, Complex<f64>, half::f16, half::bf16, bool and the primitive integers (i8..i64, isize, u8..u64, usize)",
+    note = "convert the array first, for example `a.mapv(|x| x as f64)` or `a.mapv(f64::from)`"
+)]
 pub trait InnerScalar: Copy + Debug + PartialEq + Send + Sync + 'static + sealed::Kernel {}
 
 pub(crate) mod sealed {

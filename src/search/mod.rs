@@ -133,7 +133,7 @@ mod index;
 mod io;
 mod kernel;
 mod metric;
-mod plan;
+pub(crate) mod plan;
 mod range;
 mod storage;
 mod topk;

@@ -40,27 +40,27 @@ pub(crate) struct Plan {
 /// (`examples/search.rs --random N,d,Q`), few-query kernel / GEMM:
 /// `(100000, 128)` 16 queries 21.0 / 23.0 ms, 32 queries 38.1 / 34.1 ms;
 /// `(20000, 768)` 16 queries 20.1 / 23.5 ms, 32 queries 36.8 / 37.0 ms.
-pub(crate) const FEW_QUERIES_MAX: usize = 16;
+pub const FEW_QUERIES_MAX: usize = 16;
 /// Rows of queries per GEMM block (more queries form several blocks).
-pub(crate) const QUERY_BLOCK: usize = 1024;
+pub const QUERY_BLOCK: usize = 1024;
 /// Bytes of database rows' scores per query in a GEMM block: 1024 scores of
 /// f32, 512 of f64. With [`QUERY_BLOCK`] the scratch block is 4 MiB.
-pub(crate) const GEMM_DB_BLOCK_BYTES: usize = 4096;
+pub const GEMM_DB_BLOCK_BYTES: usize = 4096;
 /// Bytes of database rows per [`Kernel::Few`] block: 128 KiB stays in the L2
 /// cache while every query tile passes over it.
-pub(crate) const FEW_DB_BLOCK_BYTES: usize = 128 << 10;
+pub const FEW_DB_BLOCK_BYTES: usize = 128 << 10;
 
 /// Below this many multiply-adds (`Q·N·d`) a GEMM search stays on the calling
 /// thread: thread start-up would cost more than it saves.
-pub(crate) const PARALLEL_MIN_MACS: usize = 1 << 24;
+pub const PARALLEL_MIN_MACS: usize = 1 << 24;
 /// Below this many database elements read (`N·d`) a [`Kernel::Few`] search stays
 /// on the calling thread (a 1 MiB f32 database takes about 40 µs to read).
-pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 /// Fewest queries per task when the queries are split over threads.
-pub(crate) const MIN_QUERIES_PER_TASK: usize = 64;
+pub const MIN_QUERIES_PER_TASK: usize = 64;
 /// matrixmultiply gives an `(m, k) x (k, n)` product a second thread from
 /// `(m + n)·k >= 2^15` multiply-adds' worth of operands on.
-pub(crate) const GEMM_THREADED_MIN_OPERANDS: usize = 1 << 15;
+pub const GEMM_THREADED_MIN_OPERANDS: usize = 1 << 15;
 
 /// Database rows per block for `kernel` and elements of `elem_bytes` bytes.
 pub(crate) fn db_block_rows(kernel: Kernel, d: usize, elem_bytes: usize) -> usize {
