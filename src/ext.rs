@@ -299,7 +299,7 @@ impl<A, D: Dimension> InnerExt<A, D> for ArrayRef<A, D> {
                 found: out.shape().to_vec(),
             });
         }
-        write_product(self, rhs, out.view_mut(), false);
+        write_product(self, rhs, out.view_mut(), false, false);
         Ok(())
     }
 
@@ -394,13 +394,18 @@ where
 {
     let shape = output_shape(a.shape(), b.shape())?;
     let mut out = zeros_checked::<A, O>(shape.slice(), a.shape(), b.shape())?;
-    write_product(a, b, out.view_mut(), conj);
+    write_product(a, b, out.view_mut(), conj, true);
     Ok(out)
 }
 
 /// Writes `inner(a, b)` into `out`, whose shape the caller has checked.
-fn write_product<A, D, E, O>(a: &ArrayRef<A, D>, b: &ArrayRef<A, E>, mut out: ArrayViewMut<'_, A, O>, conj: bool)
-where
+fn write_product<A, D, E, O>(
+    a: &ArrayRef<A, D>,
+    b: &ArrayRef<A, E>,
+    mut out: ArrayViewMut<'_, A, O>,
+    conj: bool,
+    zeroed: bool,
+) where
     A: InnerScalar,
     D: Dimension,
     E: Dimension,
@@ -425,7 +430,11 @@ where
     let mn = (a2.nrows(), b2.nrows());
     if out.is_standard_layout() {
         let c = out.into_shape_with_order(mn).expect("standard layout reshapes");
-        A::inner_2d(a2.view(), b2.view(), c, conj);
+        if zeroed {
+            A::inner_2d_zeroed(a2.view(), b2.view(), c, conj);
+        } else {
+            A::inner_2d(a2.view(), b2.view(), c, conj);
+        }
     } else {
         record(Path::OutTemporary);
         let mut tmp = Array2::from_elem(mn, A::empty_sum());

@@ -30,6 +30,7 @@ extern crate blas_src;
 mod error;
 mod ext;
 mod kernel;
+mod output;
 #[doc(hidden)]
 pub mod paths;
 mod shape;

@@ -23,10 +23,11 @@ pub enum Path {
     FloatTiny,
     /// Floats and complex: one operand a single row, a matrix-vector product.
     FloatMatVec,
-    /// Floats and complex: one GEMM (matrixmultiply, or BLAS with the `blas` feature).
+    /// Floats and complex: one GEMM through ndarray (matrixmultiply, or BLAS with the
+    /// `blas` feature).
     FloatGemm,
-    /// `Complex<f64>` without BLAS: four real GEMMs on the split parts.
-    ComplexFourReal,
+    /// Floats and complex: one GEMM by the `gemm` crate.
+    GemmCrate,
     /// The Hermitian product by complex GEMM: one block of conjugated rows.
     ConjBlock,
     /// Integers: a loop of wrapping dot products, too small to pack.
@@ -69,7 +70,7 @@ impl Path {
         Path::FloatTiny,
         Path::FloatMatVec,
         Path::FloatGemm,
-        Path::ComplexFourReal,
+        Path::GemmCrate,
         Path::ConjBlock,
         Path::IntegerSmall,
         Path::IntegerBlocked,
@@ -104,13 +105,13 @@ impl Path {
     }
 
     /// Whether this build has the path: the threaded ones need the `rayon`
-    /// feature, and BLAS builds keep complex GEMMs in BLAS's `zgemm`.
+    /// feature, and BLAS builds run every GEMM in BLAS.
     pub fn is_compiled(self) -> bool {
         match self {
             Path::IntegerBands | Path::SearchThreadedGemm | Path::SearchSplitQueries | Path::SearchSplitDatabase => {
                 cfg!(feature = "rayon")
             }
-            Path::ComplexFourReal => !cfg!(feature = "cblas"),
+            Path::GemmCrate => !cfg!(feature = "cblas"),
             _ => true,
         }
     }

@@ -159,9 +159,8 @@ where
         out_shape: shape.to_vec(),
     };
     let len = checked_len::<A>(shape).ok_or_else(too_large)?;
-    let mut data = Vec::new();
-    data.try_reserve_exact(len).map_err(|_| too_large())?;
-    data.resize(len, A::empty_sum());
+    // Every element type's empty sum is all zero bits (`Kernel: Zeroable`).
+    let data = crate::output::zeroed::<A>(len).ok_or_else(too_large)?;
     Ok(Array::from_shape_vec(dim_of::<D>(shape), data).expect("length matches the shape"))
 }
 

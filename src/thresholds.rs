@@ -4,7 +4,7 @@
 //! the public API: the values change whenever a measurement moves them.
 
 pub use crate::kernel::boolean::{B_BLOCK_ROWS as BOOL_B_BLOCK_ROWS, WORD as BOOL_WORD};
-pub use crate::kernel::gemm::{CONJ_BLOCK_ROWS, FOUR_REAL_MACS};
+pub use crate::kernel::gemm::{CONJ_BLOCK_ROWS, SMALL_GEMM_MACS};
 pub use crate::kernel::half::{A_BLOCK_ROWS as HALF_A_BLOCK_ROWS, B_BLOCK_ROWS as HALF_B_BLOCK_ROWS};
 pub use crate::kernel::integer::{blocking as integer_blocking, Blocking as IntegerBlocking, NC as INTEGER_NC};
 pub use crate::kernel::tiny::{is_tiny, TINY_LONG_MACS, TINY_MACS, TINY_OUTPUTS};

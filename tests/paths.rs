@@ -91,35 +91,44 @@ fn float_tiny_matvec_and_gemm() {
         assert_eq!(run(8, 8, 8), expect(&[(Path::FloatTiny, 1)]));
         assert_eq!(run(1, 50, 100), expect(&[(Path::FloatMatVec, 1)]));
         assert_eq!(run(50, 1, 100), expect(&[(Path::FloatMatVec, 1)]));
+        // Small real GEMMs run on matrixmultiply, larger ones on the `gemm` crate
+        // (BLAS builds: every GEMM in BLAS).
+        let large = if cfg!(feature = "blas") {
+            Path::FloatGemm
+        } else {
+            Path::GemmCrate
+        };
         assert_eq!(run(9, 8, 8), expect(&[(Path::FloatGemm, 1)]));
-        assert_eq!(run(40, 70, 33), expect(&[(Path::FloatGemm, 1)]));
-        assert_eq!(run(70, 40, 33), expect(&[(Path::FloatGemm, 1)]));
+        const { assert!(40 * 70 * 33 >= ndarray_inner::thresholds::SMALL_GEMM_MACS) };
+        assert_eq!(run(40, 70, 33), expect(&[(large, 1)]));
+        assert_eq!(run(70, 40, 33), expect(&[(large, 1)]));
     }
 }
 
 fn complex_paths() {
-    // 64³ is where four real GEMMs start to pay for complex128 (BLAS builds keep zgemm).
-    let (a, b) = (complex(64, 64, 1), complex(64, 64, 2));
-    let (a, b) = (dyn2(&a), dyn2(&b));
-    let big = if cfg!(feature = "blas") {
-        expect(&[(Path::FloatGemm, 1)])
-    } else {
-        expect(&[(Path::ComplexFourReal, 1)])
-    };
-    assert_eq!(checked(&a, &b, false), big);
-    let big_conj = if cfg!(feature = "blas") {
-        expect(&[(Path::ConjBlock, 1), (Path::FloatGemm, 1)])
-    } else {
-        expect(&[(Path::ComplexFourReal, 1)])
-    };
-    assert_eq!(checked(&a, &b, true), big_conj);
-
-    // Below that, one complex GEMM; the Hermitian one conjugates 256 rows at a time.
+    // A complex GEMM runs on the `gemm` crate, which conjugates while packing (BLAS
+    // builds: zgemm, the Hermitian one on blocks of conjugated rows).
     let (a, b) = (complex(300, 8, 3), complex(8, 8, 4));
-    assert_eq!(checked(&dyn2(&a), &dyn2(&b), false), expect(&[(Path::FloatGemm, 1)]));
-    let blocks = expect(&[(Path::ConjBlock, 2), (Path::FloatGemm, 2)]);
-    assert_eq!(checked(&dyn2(&a), &dyn2(&b), true), blocks);
-    assert_eq!(checked(&dyn2(&to_c32(&a)), &dyn2(&to_c32(&b)), true), blocks);
+    let (a, b) = (dyn2(&a), dyn2(&b));
+    if cfg!(feature = "blas") {
+        assert_eq!(checked(&a, &b, false), expect(&[(Path::FloatGemm, 1)]));
+        let blocks = expect(&[(Path::ConjBlock, 2), (Path::FloatGemm, 2)]);
+        assert_eq!(checked(&a, &b, true), blocks);
+    } else {
+        assert_eq!(checked(&a, &b, false), expect(&[(Path::GemmCrate, 1)]));
+        assert_eq!(checked(&a, &b, true), expect(&[(Path::GemmCrate, 1)]));
+        let c32 = (to_c32(&complex(300, 8, 3)), to_c32(&complex(8, 8, 4)));
+        assert_eq!(
+            checked(&dyn2(&c32.0), &dyn2(&c32.1), true),
+            expect(&[(Path::GemmCrate, 1)])
+        );
+    }
+
+    // A Hermitian matrix-vector product conjugates 256 rows at a time.
+    let (a, v) = (complex(300, 16, 3), complex(1, 16, 4));
+    let blocks = expect(&[(Path::ConjBlock, 2), (Path::FloatMatVec, 2)]);
+    assert_eq!(checked(&dyn2(&a), &dyn2(&v), true), blocks);
+    assert_eq!(checked(&dyn2(&to_c32(&a)), &dyn2(&to_c32(&v)), true), blocks);
     let (a, b) = (to_c32(&complex(3, 2, 5)), to_c32(&complex(2, 2, 6)));
     assert_eq!(
         checked(&dyn2(&a), &dyn2(&b), true),
@@ -216,8 +225,15 @@ fn half_widened() {
         assert_eq!(run(3, 2, 0), widened(&[(Path::FloatTiny, 1)])); // K = 0: zeros
                                                                     // a in blocks of 512 rows, b (one block) widened once: a GEMM, then one row.
         assert_eq!(run(513, 3, 2), widened(&[(Path::FloatGemm, 1), (Path::FloatTiny, 1)]));
-        // Two blocks of a times two of b (2048 rows): four GEMMs.
-        assert_eq!(run(600, 2100, 4), widened(&[(Path::FloatGemm, 4)]));
+        // Two blocks of a times two of b (2048 rows): four GEMMs, each large enough
+        // for the `gemm` crate (88 · 52 · 4 multiply-adds the smallest).
+        const { assert!(88 * 52 * 4 >= ndarray_inner::thresholds::SMALL_GEMM_MACS) };
+        let large = if cfg!(feature = "blas") {
+            Path::FloatGemm
+        } else {
+            Path::GemmCrate
+        };
+        assert_eq!(run(600, 2100, 4), widened(&[(large, 4)]));
         // No rows: no kernel.
         assert_eq!(run(0, 3, 4), expect(&[]));
     }

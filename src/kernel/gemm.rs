@@ -1,10 +1,13 @@
-//! Floats and complex numbers: one GEMM through ndarray (`matrixmultiply`, or BLAS
-//! with the `blas` feature), with direct paths where GEMM's setup would dominate.
+//! Floats and complex numbers: one GEMM per product, by the engine that measures
+//! fastest for the element type and shape (the `gemm` crate, `matrixmultiply`
+//! through ndarray, or BLAS with the `blas` feature), with direct paths where GEMM's
+//! setup would dominate.
 
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
 use num_complex::Complex;
 
+use super::gemm_crate::{self, GemmElement, Threads};
 use super::sealed::Kernel;
 use super::tiny::is_tiny;
 use crate::paths::{record, Path};
@@ -13,17 +16,116 @@ use crate::paths::{record, Path};
 /// rarely, few enough that the scratch stays small.
 pub const CONJ_BLOCK_ROWS: usize = 256;
 
-/// `c ← a · bᵀ` for `a: (m, k)`, `b: (n, k)`, `c: (m, n)`; `c` is only written.
-pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A>, mut c: ArrayViewMut2<'_, A>) {
+/// Which GEMM computes a matrix-matrix product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// The `gemm` crate ([`gemm_crate`]).
+    GemmCrate,
+    /// ndarray's `general_mat_mul`: matrixmultiply, or BLAS with the `blas` feature.
+    Ndarray,
+}
+
+/// The engine per element type and shape class, by measurement; see each impl.
+pub(crate) trait EngineChoice: GemmElement {
+    /// The engine for a GEMM-sized `(m, k) . (n, k)` without BLAS.
+    fn engine(m: usize, n: usize, k: usize) -> Engine;
+}
+
+/// Real products below this many multiply-adds run on matrixmultiply, whose setup
+/// is lighter; from here on the `gemm` crate is faster. Measured on the CI machine
+/// (AMD EPYC Zen 1, AVX2), one thread, into a reused output, matrixmultiply time /
+/// `gemm` time: 16³ f32 0.62, f64 0.91; 24³ 1.07 and 1.16; 64³ 1.10 and 1.42;
+/// 256³ 1.06 and 1.52; 1024² 1.05 and 1.49; (1000,768).(20000,768) 1.05 and 1.46;
+/// (16,128).(100000,128) f32 0.95, (64,128).(100000,128) 1.0; on two threads
+/// 256³ f32 1.86 (matrixmultiply keeps that size on one thread).
+pub const SMALL_GEMM_MACS: usize = 1 << 14;
+
+macro_rules! real_engine {
+    ($($t:ty),*) => {$(
+        impl EngineChoice for $t {
+            fn engine(m: usize, n: usize, k: usize) -> Engine {
+                if m.saturating_mul(n).saturating_mul(k) < SMALL_GEMM_MACS {
+                    Engine::Ndarray
+                } else {
+                    Engine::GemmCrate
+                }
+            }
+        }
+    )*};
+}
+real_engine!(f32, f64);
+
+/// Complex products always run on the `gemm` crate, which conjugates while packing
+/// (no conjugated copy for `inner_conj`). matrixmultiply time / `gemm` time, one
+/// thread: 32³ `Complex<f32>` 1.70, `Complex<f64>` 1.54; 128³ 1.40 and 1.56;
+/// 1024² 1.28 and 1.3 (matrixmultiply's complex kernel; four real GEMMs on it were
+/// slower still: 4 × 185 ms for 1024² f64 parts against 500 ms).
+macro_rules! complex_engine {
+    ($($t:ty),*) => {$(
+        impl EngineChoice for Complex<$t> {
+            fn engine(_m: usize, _n: usize, _k: usize) -> Engine {
+                Engine::GemmCrate
+            }
+        }
+    )*};
+}
+complex_engine!(f32, f64);
+
+/// Whether `(m, k) . (n, k)` of `A` runs on the `gemm` crate: a matrix-matrix
+/// product (neither tiny nor a matrix-vector product), without BLAS, of a type and
+/// shape class where it measures faster.
+pub(crate) fn runs_on_gemm_crate<A: EngineChoice>(m: usize, n: usize, k: usize) -> bool {
+    !cfg!(feature = "cblas") && is_gemm_sized(m, n, k) && A::engine(m, n, k) == Engine::GemmCrate
+}
+
+/// What the output holds when a product starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Zeros: a fresh output.
+    Zeroed,
+    /// Anything: the caller's array or a reused scratch.
+    Unknown,
+}
+
+/// `c ← op(a) · bᵀ` for `a: (m, k)`, `b: (n, k)`, `c: (m, n)`, where `op`
+/// conjugates when `conj` is true; `c`'s old values never show in the result.
+pub(crate) fn gemm_nt<A: EngineChoice + Kernel>(
+    a: ArrayView2<'_, A>,
+    b: ArrayView2<'_, A>,
+    mut c: ArrayViewMut2<'_, A>,
+    conj: bool,
+    output: Output,
+) {
     let (m, k) = a.dim();
     let n = b.nrows();
     if m == 0 || n == 0 {
         return;
     }
-    if is_tiny(m, n, k) {
+    if runs_on_gemm_crate::<A>(m, n, k) {
+        // The `gemm` crate conjugates `a` while packing it: no copy. It starts a
+        // sum from its first product, so a sum of `-0` products would come out `-0`
+        // where NumPy's (and matrixmultiply's) start from `+0`: it adds its sums to
+        // a zeroed `c` instead, zeroed here unless it is a fresh output.
+        record(Path::GemmCrate);
+        if output == Output::Unknown {
+            c.fill(A::zero());
+        }
+        gemm_crate::gemm_nt_add(a, b, c.view_mut(), conj, Threads::current());
+    } else if conj {
+        gemm_conj_nt(a, b, c);
+    } else if is_tiny(m, n, k) {
         record(Path::FloatTiny);
         tiny_nt(a, b, c);
-    } else if m == 1 {
+    } else {
+        ndarray_nt(a, b, c);
+    }
+}
+
+/// `c ← a · bᵀ` through ndarray: matrixmultiply, or BLAS with the `blas` feature.
+fn ndarray_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A>, mut c: ArrayViewMut2<'_, A>) {
+    let m = a.nrows();
+    let n = b.nrows();
+    if m == 1 {
         record(Path::FloatMatVec);
         general_mat_vec_mul(A::one(), &b, &a.row(0), A::zero(), &mut c.row_mut(0));
     } else if n == 1 {
@@ -47,55 +149,6 @@ pub(crate) fn gemm_nt<A: LinalgScalar>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A
 /// tiny nor a matrix-vector product.
 pub(crate) fn is_gemm_sized(m: usize, n: usize, k: usize) -> bool {
     m > 1 && n > 1 && !is_tiny(m, n, k)
-}
-
-/// Whether [`complex_nt`] beats one complex GEMM: four GEMMs' setup needs a
-/// product of some size to pay off.
-pub(crate) fn is_four_real_sized(m: usize, n: usize, k: usize) -> bool {
-    is_gemm_sized(m, n, k) && m.saturating_mul(n).saturating_mul(k) >= FOUR_REAL_MACS
-}
-
-/// See [`is_four_real_sized`]: the measured crossover (64³ complex128 takes
-/// 49 µs either way; 16³ 1.8 µs against 1.5 µs, 256³ 2.6 ms against 2.8 ms).
-pub const FOUR_REAL_MACS: usize = 1 << 18;
-
-/// `c ← op(a) · bᵀ` for complex elements as four real GEMMs on the real and
-/// imaginary parts, viewed in place (stride 2, no copies):
-/// `Re c = Re a · Re bᵀ ∓ Im a · Im bᵀ`, `Im c = Re a · Im bᵀ ± Im a · Re bᵀ`, the
-/// lower signs for `op = conj`. Same flops as a complex GEMM, on matrixmultiply's
-/// real kernels (AVX-512, better threaded than its complex ones); the Hermitian
-/// product needs no conjugated copy of `a`.
-pub(crate) fn complex_nt<T: LinalgScalar>(
-    a: ArrayView2<'_, Complex<T>>,
-    b: ArrayView2<'_, Complex<T>>,
-    c: ArrayViewMut2<'_, Complex<T>>,
-    conj: bool,
-) {
-    record(Path::ComplexFourReal);
-    let Complex { re: ar, im: ai } = a.split_complex();
-    let Complex { re: br, im: bi } = b.split_complex();
-    let Complex { re: mut cr, im: mut ci } = c.split_complex();
-    let (one, minus_one) = (T::one(), T::zero() - T::one());
-    let (s_rr, s_ri) = if conj { (one, minus_one) } else { (minus_one, one) };
-    real_nt(one, ar, br, T::zero(), cr.view_mut());
-    real_nt(s_rr, ai, bi, one, cr);
-    real_nt(one, ar, bi, T::zero(), ci.view_mut());
-    real_nt(s_ri, ai, br, one, ci);
-}
-
-/// `c ← alpha · a · bᵀ + beta · c` through matrixmultiply, the faster way round.
-fn real_nt<T: LinalgScalar>(
-    alpha: T,
-    a: ArrayView2<'_, T>,
-    b: ArrayView2<'_, T>,
-    beta: T,
-    mut c: ArrayViewMut2<'_, T>,
-) {
-    if c.ncols() >= c.nrows() {
-        general_mat_mul(alpha, &b, &a.t(), beta, &mut c.view_mut().reversed_axes());
-    } else {
-        general_mat_mul(alpha, &a, &b.t(), beta, &mut c);
-    }
 }
 
 /// Dot product by dot product: C-order operands as slices, others by row views.
@@ -149,18 +202,14 @@ fn dot_slices<A: LinalgScalar>(x: &[A], y: &[A]) -> A {
 
 /// `c ← conj(a) · bᵀ`, conjugating `a` a block of rows at a time into a small
 /// scratch rather than copying the whole operand.
-pub(crate) fn gemm_conj_nt<A: LinalgScalar + Kernel>(
-    a: ArrayView2<'_, A>,
-    b: ArrayView2<'_, A>,
-    mut c: ArrayViewMut2<'_, A>,
-) {
+fn gemm_conj_nt<A: EngineChoice + Kernel>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A>, mut c: ArrayViewMut2<'_, A>) {
     let m = a.nrows();
     let mut start = 0;
     while start < m {
         let end = (start + CONJ_BLOCK_ROWS).min(m);
         record(Path::ConjBlock);
         let block = a.slice(s![start..end, ..]).mapv(Kernel::conj);
-        gemm_nt(block.view(), b, c.slice_mut(s![start..end, ..]));
+        gemm_nt(block.view(), b, c.slice_mut(s![start..end, ..]), false, Output::Unknown);
         start = end;
     }
 }

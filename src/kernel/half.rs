@@ -17,7 +17,7 @@ use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
-use super::gemm::gemm_nt;
+use super::gemm::{gemm_nt, Output};
 use crate::paths::{record, Path};
 
 /// A 16-bit float that widens to and rounds from `f32`.
@@ -76,7 +76,7 @@ pub(crate) fn gemm_nt_widened<H: HalfFloat>(a: ArrayView2<'_, H>, b: ArrayView2<
                 ArrayView2::from_shape((n, k), &b32[..]).expect("b32 holds b")
             };
             let mut c_blk = scratch(&mut c32, (i1 - i0, j1 - j0));
-            gemm_nt(a_blk, b_blk, c_blk.view_mut());
+            gemm_nt(a_blk, b_blk, c_blk.view_mut(), false, Output::Unknown);
             round_into(c_blk.view(), c.slice_mut(s![i0..i1, j0..j1]));
         }
     }

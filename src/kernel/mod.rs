@@ -8,6 +8,7 @@
 
 pub(crate) mod boolean;
 pub(crate) mod gemm;
+pub(crate) mod gemm_crate;
 pub(crate) mod half;
 pub(crate) mod integer;
 pub(crate) mod tiny;
@@ -56,7 +57,10 @@ pub(crate) mod sealed {
 
     /// The per-type operations; public in a private module, so users cannot name,
     /// call or implement it.
-    pub trait Kernel: Sized {
+    ///
+    /// `Zeroable`: every element type's [`empty_sum`](Kernel::empty_sum) is all zero
+    /// bits, so outputs start as zeroed allocations (`src/output.rs`).
+    pub trait Kernel: Sized + bytemuck::Zeroable {
         /// What an empty sum gives: zero, `false` for `bool`.
         fn empty_sum() -> Self;
         /// `self * rhs`, wrapping for integers.
@@ -66,6 +70,13 @@ pub(crate) mod sealed {
         /// `c ← op(a) · bᵀ` for `a: (m, k)`, `b: (n, k)`, `c: (m, n)`, where `op`
         /// conjugates when `conj` is true. `c` is overwritten, never read.
         fn inner_2d(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, conj: bool);
+        /// [`inner_2d`](Kernel::inner_2d) into a `c` known to hold zeros (a fresh
+        /// output): the `gemm` crate then adds its sums to those `+0`s instead of
+        /// zeroing `c` first, which keeps NumPy's `+0` for sums of `-0` products
+        /// without a pass over the output.
+        fn inner_2d_zeroed(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, conj: bool) {
+            Self::inner_2d(a, b, c, conj)
+        }
     }
 }
 
@@ -79,7 +90,10 @@ macro_rules! real_float {
             #[inline]
             fn conj(self) -> Self { self }
             fn inner_2d(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, _conj: bool) {
-                gemm::gemm_nt(a, b, c);
+                gemm::gemm_nt(a, b, c, false, gemm::Output::Unknown);
+            }
+            fn inner_2d_zeroed(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, _conj: bool) {
+                gemm::gemm_nt(a, b, c, false, gemm::Output::Zeroed);
             }
         }
         impl InnerScalar for $t {}
@@ -87,7 +101,7 @@ macro_rules! real_float {
 }
 
 macro_rules! complex_float {
-    ($($t:ty => $four_real:expr),*) => {$(
+    ($($t:ty),*) => {$(
         impl sealed::Kernel for Complex<$t> {
             #[inline]
             fn empty_sum() -> Self { Complex::new(0.0, 0.0) }
@@ -96,13 +110,10 @@ macro_rules! complex_float {
             #[inline]
             fn conj(self) -> Self { Complex::conj(&self) }
             fn inner_2d(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, conj: bool) {
-                if $four_real && !cfg!(feature = "cblas") && gemm::is_four_real_sized(a.nrows(), b.nrows(), a.ncols()) {
-                    gemm::complex_nt(a, b, c, conj);
-                } else if conj {
-                    gemm::gemm_conj_nt(a, b, c);
-                } else {
-                    gemm::gemm_nt(a, b, c);
-                }
+                gemm::gemm_nt(a, b, c, conj, gemm::Output::Unknown);
+            }
+            fn inner_2d_zeroed(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, conj: bool) {
+                gemm::gemm_nt(a, b, c, conj, gemm::Output::Zeroed);
             }
         }
         impl InnerScalar for Complex<$t> {}
@@ -127,11 +138,7 @@ macro_rules! integer {
 }
 
 real_float!(f32, f64);
-// Complex<f64> through four real GEMMs: 5-8% faster than matrixmultiply's zgemm
-// on one thread (1024²: 171 ms against 180 ms), equal on two, and the Hermitian
-// product needs no conjugated copy. Complex<f32> measured 1.5x slower that way
-// (strided f32 packing), so it keeps the complex GEMM. BLAS builds keep zgemm.
-complex_float!(f32 => false, f64 => true);
+complex_float!(f32, f64);
 integer!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
 macro_rules! half_float {
