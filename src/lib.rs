@@ -41,3 +41,9 @@ pub use ext::{InnerExt, InnerOutput};
 pub use kernel::InnerScalar;
 pub use shape::InnerDim;
 pub mod search;
+
+/// Compiles and runs every `rust` code block of README.md as a doctest, so the README's examples
+/// cannot drift from the API (`cargo test --doc`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
