@@ -33,6 +33,7 @@ mod kernel;
 #[doc(hidden)]
 pub mod paths;
 mod shape;
+mod tensordot;
 #[doc(hidden)]
 pub mod thresholds;
 
