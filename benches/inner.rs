@@ -17,79 +17,30 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
-use ndarray::{s, Array, Array1, Array2, Array3, ArrayView2, Dimension, LinalgScalar, ShapeBuilder};
+use ndarray::{s, Array, Array1, Array2, Array3, ArrayD, ArrayView2, Dimension, LinalgScalar, ShapeBuilder};
 use ndarray_inner::{InnerDim, InnerExt, InnerScalar};
 use num_complex::Complex;
 
-#[path = "../tests/common/rng.rs"]
-mod rng;
-use rng::Rng;
+use ndarray_inner_test_kit::{naive, Elem as TestElem, Rng};
 
-trait Elem: InnerScalar + LinalgScalar {
-    const NAME: &'static str;
-    /// Flops per multiply-add: 2, or 8 for complex.
-    const FLOPS: u64 = 2;
-    fn gen(rng: &mut Rng) -> Self;
-    /// `acc + x * y`, wrapping for integers (the naive loop's step).
-    fn mul_add(acc: Self, x: Self, y: Self) -> Self;
-}
-
-macro_rules! float_elem {
-    ($t:ty, $c:literal, $name:literal) => {
-        impl Elem for $t {
-            const NAME: &'static str = $name;
-            fn gen(rng: &mut Rng) -> Self {
-                rng.unit() as $t
-            }
-            fn mul_add(acc: Self, x: Self, y: Self) -> Self {
-                acc + x * y
-            }
-        }
-        impl Elem for Complex<$t> {
-            const NAME: &'static str = $c;
-            const FLOPS: u64 = 8;
-            fn gen(rng: &mut Rng) -> Self {
-                Complex::new(rng.unit() as $t, rng.unit() as $t)
-            }
-            fn mul_add(acc: Self, x: Self, y: Self) -> Self {
-                acc + x * y
-            }
-        }
-    };
-}
-float_elem!(f32, "c64", "f32");
-float_elem!(f64, "c128", "f64");
-
-macro_rules! int_elem {
-    ($($t:ty, $name:literal);*) => {$(
-        impl Elem for $t {
-            const NAME: &'static str = $name;
-            fn gen(rng: &mut Rng) -> Self {
-                (rng.next_u64() % 201) as $t
-            }
-            fn mul_add(acc: Self, x: Self, y: Self) -> Self {
-                acc.wrapping_add(x.wrapping_mul(y))
-            }
-        }
-    )*};
-}
-int_elem!(i8, "i8"; i32, "i32"; i64, "i64");
+/// A benchmarked element type: the test kit's generators (`unit`: floats in
+/// `[-1, 1)`, integers in `-100..=100`) and names, and what ndarray's `dot` needs.
+trait Elem: TestElem + InnerScalar + LinalgScalar {}
+impl<T: TestElem + InnerScalar + LinalgScalar> Elem for T {}
 
 fn matrix<T: Elem>(rows: usize, cols: usize, rng: &mut Rng) -> Array2<T> {
-    Array2::from_shape_simple_fn((rows, cols), || T::gen(rng))
+    Array2::from_shape_simple_fn((rows, cols), || T::unit(rng))
 }
 
-/// The naive reference: one multiply-add at a time.
-fn naive<T: Elem>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
-    let (m, k) = a.dim();
-    let n = b.nrows();
-    Array2::from_shape_fn((m, n), |(i, j)| {
-        (0..k).fold(T::zero(), |s, p| T::mul_add(s, a[[i, p]], b[[j, p]]))
-    })
+/// The naive reference: the test kit's plain loops, one multiply-add at a time.
+fn naive<T: Elem>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> ArrayD<T> {
+    naive::inner(&a.into_dyn(), &b.into_dyn(), false)
 }
 
 fn flops<T: Elem>(m: usize, n: usize, k: usize) -> Throughput {
-    Throughput::Elements(T::FLOPS * (m * n * k) as u64)
+    // Flops per multiply-add: 2, or 8 for complex.
+    let flops = if T::IS_COMPLEX { 8 } else { 2 };
+    Throughput::Elements(flops * (m * n * k) as u64)
 }
 
 /// inner, raw dot and (when small enough) naive on `(m, k) . (n, k)` in C order.
@@ -112,7 +63,7 @@ fn square_trio<T: Elem>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallT
 }
 
 fn sweep_type<T: Elem>(c: &mut Criterion, sizes: &[usize]) {
-    let mut g = c.benchmark_group(format!("sweep/{}", T::NAME));
+    let mut g = c.benchmark_group(format!("sweep/{}", T::SHORT_NAME));
     // The same iteration count in every sample: a 2048² product takes 0.35 s.
     g.sampling_mode(SamplingMode::Flat);
     for &size in sizes {
@@ -163,7 +114,7 @@ fn layout_case<T: Elem, D, E>(
 fn layouts_type<T: Elem>(c: &mut Criterion) {
     let size = 512;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut g = c.benchmark_group(format!("layout/{}", T::NAME));
+    let mut g = c.benchmark_group(format!("layout/{}", T::SHORT_NAME));
     g.sampling_mode(SamplingMode::Flat);
     let a = matrix::<T>(size, size, &mut rng);
     let b = matrix::<T>(size, size, &mut rng);
@@ -180,9 +131,9 @@ fn layouts_type<T: Elem>(c: &mut Criterion) {
         wide_b.slice(s![.., ..;2]),
     );
     layout_case(&mut g, "reversed_rows", a.slice(s![..;-1, ..]), b.view());
-    let row: Array1<T> = Array1::from_shape_simple_fn(size, || T::gen(&mut rng));
+    let row: Array1<T> = Array1::from_shape_simple_fn(size, || T::unit(&mut rng));
     layout_case(&mut g, "broadcast_b", a.view(), row.broadcast((size, size)).unwrap());
-    let a3: Array3<T> = Array::from_shape_simple_fn((8, size / 8, size), || T::gen(&mut rng));
+    let a3: Array3<T> = Array::from_shape_simple_fn((8, size / 8, size), || T::unit(&mut rng));
     layout_case(&mut g, "3d_a", a3.view(), b.view());
     g.finish();
 }

@@ -21,9 +21,7 @@ use ndarray::{s, Array2};
 use ndarray_inner::search::{cosine_similarity, top_k, FlatIndex, Metric, TopK};
 use ndarray_inner::InnerExt;
 
-#[path = "../tests/common/rng.rs"]
-mod rng;
-use rng::Rng;
+use ndarray_inner_test_kit::Rng;
 
 /// A `shape` matrix uniform in `[-1, 1)`, the same on every run.
 fn matrix_f32(rng: &mut Rng, shape: (usize, usize)) -> Array2<f32> {

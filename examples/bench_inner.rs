@@ -22,13 +22,14 @@ use ndarray::{Array, ArrayView1, ArrayView2, ArrayViewD, Dimension, Ix1, Ix2, Ix
 use ndarray_inner::{InnerDim, InnerExt, InnerScalar};
 use num_complex::Complex;
 
-// The tests' seeded generator: every run multiplies the same numbers.
-#[path = "../tests/common/rng.rs"]
-mod rng;
-use rng::Rng;
+// The tests' seeded generators: every run multiplies the same numbers.
+use ndarray_inner_test_kit::{Elem as TestElem, Rng};
 
-trait Gen: InnerScalar {
-    fn gen(rng: &mut Rng) -> Self;
+trait Gen: TestElem + InnerScalar {
+    /// The test kit's `unit`: floats in `[-1, 1)`, integers in `-100..=100`.
+    fn gen(rng: &mut Rng) -> Self {
+        Self::unit(rng)
+    }
     /// ndarray's `dot` on the same operands, where the type has one.
     fn raw_dot<'a>(_a: ArrayViewD<'a, Self>, _b: ArrayViewD<'a, Self>) -> Option<Box<dyn FnMut() + 'a>> {
         None
@@ -45,59 +46,32 @@ macro_rules! has_dot {
 }
 
 impl Gen for f32 {
-    fn gen(rng: &mut Rng) -> Self {
-        rng.unit() as f32
-    }
     has_dot!();
 }
 impl Gen for f64 {
-    fn gen(rng: &mut Rng) -> Self {
-        rng.unit()
-    }
     has_dot!();
 }
 impl Gen for Complex<f32> {
-    fn gen(rng: &mut Rng) -> Self {
-        Complex::new(rng.unit() as f32, rng.unit() as f32)
-    }
     has_dot!();
 }
 impl Gen for Complex<f64> {
-    fn gen(rng: &mut Rng) -> Self {
-        Complex::new(rng.unit(), rng.unit())
-    }
     has_dot!();
 }
 impl Gen for i32 {
-    fn gen(rng: &mut Rng) -> Self {
-        (rng.next_u64() % 201) as i32 - 100
-    }
     has_dot!();
 }
 impl Gen for i64 {
-    fn gen(rng: &mut Rng) -> Self {
-        (rng.next_u64() % 201) as i64 - 100
-    }
     has_dot!();
 }
-impl Gen for half::f16 {
-    fn gen(rng: &mut Rng) -> Self {
-        half::f16::from_f64(rng.unit())
-    }
-}
-impl Gen for half::bf16 {
-    fn gen(rng: &mut Rng) -> Self {
-        half::bf16::from_f64(rng.unit())
-    }
-}
+impl Gen for half::f16 {}
+impl Gen for half::bf16 {}
 /// The probability of `true` of the current `bool:P` spec, as `f64` bits: NumPy's
 /// loop stops at the first shared `true`, so its speed depends on the density.
 static BOOL_DENSITY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Gen for bool {
     fn gen(rng: &mut Rng) -> Self {
-        let p = f64::from_bits(BOOL_DENSITY.load(std::sync::atomic::Ordering::Relaxed));
-        ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+        rng.chance(f64::from_bits(BOOL_DENSITY.load(std::sync::atomic::Ordering::Relaxed)))
     }
 }
 

@@ -62,6 +62,66 @@ pub enum InnerError {
         /// The shape of the output that could not be made.
         out_shape: Vec<usize>,
     },
+    /// [`tensordot`](crate::InnerExt::tensordot) was given lists of axes of different
+    /// lengths (NumPy: `shape-mismatch for sum`).
+    TensordotAxesCount {
+        /// Shape of the left operand.
+        a_shape: Vec<usize>,
+        /// Shape of the right operand.
+        b_shape: Vec<usize>,
+        /// The axes of the left operand that were given.
+        axes_a: Vec<usize>,
+        /// The axes of the right operand that were given.
+        axes_b: Vec<usize>,
+    },
+    /// An axis given to [`tensordot`](crate::InnerExt::tensordot) is out of range for
+    /// its operand (a 0-d operand has none).
+    TensordotAxisOutOfBounds {
+        /// `"a"` or `"b"`: which operand the axis belongs to.
+        operand: &'static str,
+        /// The axis that was asked for.
+        axis: usize,
+        /// Shape of the left operand.
+        a_shape: Vec<usize>,
+        /// Shape of the right operand.
+        b_shape: Vec<usize>,
+        /// The axes of the left operand that were given.
+        axes_a: Vec<usize>,
+        /// The axes of the right operand that were given.
+        axes_b: Vec<usize>,
+    },
+    /// An axis appears twice in one operand's axes given to
+    /// [`tensordot`](crate::InnerExt::tensordot).
+    TensordotRepeatedAxis {
+        /// `"a"` or `"b"`: which operand the axis belongs to.
+        operand: &'static str,
+        /// The repeated axis.
+        axis: usize,
+        /// Shape of the left operand.
+        a_shape: Vec<usize>,
+        /// Shape of the right operand.
+        b_shape: Vec<usize>,
+        /// The axes of the left operand that were given.
+        axes_a: Vec<usize>,
+        /// The axes of the right operand that were given.
+        axes_b: Vec<usize>,
+    },
+    /// Two axes paired by [`tensordot`](crate::InnerExt::tensordot) have different
+    /// lengths (NumPy: `shape-mismatch for sum`).
+    TensordotShapeMismatch {
+        /// The axis of the left operand.
+        a_axis: usize,
+        /// The axis of the right operand paired with it.
+        b_axis: usize,
+        /// Shape of the left operand.
+        a_shape: Vec<usize>,
+        /// Shape of the right operand.
+        b_shape: Vec<usize>,
+        /// The axes of the left operand that were given.
+        axes_a: Vec<usize>,
+        /// The axes of the right operand that were given.
+        axes_b: Vec<usize>,
+    },
     /// A search asked for `k = 0` neighbours.
     InvalidK {
         /// The `k` that was asked for.
@@ -185,6 +245,25 @@ fn dim_or_none(shape: &[usize], axis: usize) -> String {
     shape.get(axis).map_or_else(|| "?".to_string(), |d| d.to_string())
 }
 
+/// `1 axis`, `2 axes`.
+fn count_axes(n: usize) -> String {
+    if n == 1 {
+        "1 axis".to_string()
+    } else {
+        format!("{n} axes")
+    }
+}
+
+/// The call as a NumPy user would have written it:
+/// `tensordot of shapes (2,3,4) and (3,5) with axes=([1, 2], [0, 1])`.
+fn tensordot_call(a_shape: &[usize], b_shape: &[usize], axes_a: &[usize], axes_b: &[usize]) -> String {
+    format!(
+        "tensordot of shapes {} and {} with axes=({axes_a:?}, {axes_b:?})",
+        fmt_shape(a_shape),
+        fmt_shape(b_shape)
+    )
+}
+
 impl fmt::Display for InnerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -234,6 +313,59 @@ impl fmt::Display for InnerError {
                 fmt_shape(a_shape),
                 fmt_shape(b_shape),
                 fmt_shape(out_shape)
+            ),
+            InnerError::TensordotAxesCount {
+                a_shape,
+                b_shape,
+                axes_a,
+                axes_b,
+            } => write!(
+                f,
+                "shape-mismatch for sum: {} of a but {} of b ({})",
+                count_axes(axes_a.len()),
+                count_axes(axes_b.len()),
+                tensordot_call(a_shape, b_shape, axes_a, axes_b)
+            ),
+            InnerError::TensordotAxisOutOfBounds {
+                operand,
+                axis,
+                a_shape,
+                b_shape,
+                axes_a,
+                axes_b,
+            } => {
+                let ndim = if *operand == "a" { a_shape.len() } else { b_shape.len() };
+                write!(
+                    f,
+                    "axis {axis} is out of bounds for array of dimension {ndim} (operand {operand}; {})",
+                    tensordot_call(a_shape, b_shape, axes_a, axes_b)
+                )
+            }
+            InnerError::TensordotRepeatedAxis {
+                operand,
+                axis,
+                a_shape,
+                b_shape,
+                axes_a,
+                axes_b,
+            } => write!(
+                f,
+                "duplicate axes are not allowed in tensordot: axis {axis} of {operand} is given twice ({})",
+                tensordot_call(a_shape, b_shape, axes_a, axes_b)
+            ),
+            InnerError::TensordotShapeMismatch {
+                a_axis,
+                b_axis,
+                a_shape,
+                b_shape,
+                axes_a,
+                axes_b,
+            } => write!(
+                f,
+                "shape-mismatch for sum: axis {a_axis} of a has length {} but axis {b_axis} of b has length {} ({})",
+                dim_or_none(a_shape, *a_axis),
+                dim_or_none(b_shape, *b_axis),
+                tensordot_call(a_shape, b_shape, axes_a, axes_b)
             ),
             InnerError::InvalidK { k } => write!(f, "k must be at least 1, got k = {k}"),
             InnerError::PartShapes {

@@ -1,10 +1,11 @@
 //! The extension trait [`InnerExt`] and its one generic implementation.
 
-use ndarray::{Array, Array2, ArrayRef, ArrayViewMut, Axis, Dimension};
+use ndarray::{Array, Array2, ArrayD, ArrayRef, ArrayViewMut, Axis, Dimension};
 
 use crate::kernel::InnerScalar;
 use crate::paths::{record, Path};
 use crate::shape::{as_matrix, output_shape, zeros_checked, InnerDim};
+use crate::tensordot::tensordot;
 use crate::InnerError;
 
 mod private {
@@ -63,9 +64,33 @@ pub type InnerOutput<A, D, E> = Array<A, <D as InnerDim<E>>::Output>;
 ///
 /// # Name clash with ndarray-linalg
 ///
-/// `use ndarray_linalg::*` brings `InnerProduct::inner` (1-D only, and it
-/// conjugates) into scope, and `a.inner(&b)` becomes ambiguous (E0034). Import
-/// what you need from ndarray-linalg by name, or call `InnerExt::inner(&a, &b)`.
+/// `use ndarray_linalg::*` brings `InnerProduct::inner` into scope, which ndarray-linalg
+/// implements, like this trait, for `ArrayRef<A, Ix1>` (it conjugates `self` and returns
+/// a scalar). For a 1-D receiver (`Array1`, `ArrayView1`, ...) `a.inner(&b)` is then
+/// ambiguous (E0034), and so is `(*a).inner(&b)`; receivers of every other dimension
+/// (`Ix2`, `IxDyn`, ...) are unaffected, as are the other methods. Import what you need
+/// from ndarray-linalg by name, or call this trait's method on the `ArrayRef` that the
+/// array dereferences to. The compiler's suggestion, `InnerExt::inner(&a, &b)`, does not
+/// compile: the trait is implemented for `ArrayRef`, not for `Array1` or `ArrayView1`.
+///
+/// ```
+/// use ndarray::{array, ArrayRef};
+/// use ndarray_inner::InnerExt;
+///
+/// let a = array![1.0, 2.0];
+/// let b = array![3.0, 4.0];
+/// assert_eq!(InnerExt::inner(&*a, &b).into_scalar(), 11.0); // &*a: &ArrayRef<f64, Ix1>
+/// assert_eq!(InnerExt::inner(&*a.view(), &b).into_scalar(), 11.0);
+/// assert_eq!(<ArrayRef<_, _> as InnerExt<_, _>>::inner(&a, &b).into_scalar(), 11.0);
+/// ```
+///
+/// ```compile_fail
+/// use ndarray::array;
+/// use ndarray_inner::InnerExt;
+///
+/// let a = array![1.0, 2.0];
+/// let _ = InnerExt::inner(&a, &a); // E0277: `Array1<f64>` is not `ArrayRef`; write `&*a`
+/// ```
 pub trait InnerExt<A, D: Dimension>: private::Sealed {
     /// NumPy's `np.inner(self, rhs)`: the sum of products over the last axis of both.
     ///
@@ -259,6 +284,108 @@ pub trait InnerExt<A, D: Dimension>: private::Sealed {
         A: InnerScalar,
         E: Dimension,
         D: InnerDim<E>;
+
+    /// NumPy's `np.tensordot(self, rhs, axes=(axes_a, axes_b))`: the sum of products
+    /// over several pairs of axes at once, `axes_a[i]` of `self` paired with
+    /// `axes_b[i]` of `rhs`.
+    ///
+    /// The output has the remaining axes of `self` in their order, then the remaining
+    /// axes of `rhs` in theirs, as an [`ArrayD`]. Empty lists give the outer product
+    /// (NumPy's `axes=0`), so a 0-d operand scales the other; contracting every axis
+    /// gives a 0-d array. Each element type follows the rules of
+    /// [`inner`](InnerExt::inner): wrapping integers, `f16`/`bf16` summed in `f32`
+    /// and rounded once, `bool` as the OR of the ANDs, no conjugation.
+    ///
+    /// ```
+    /// use ndarray::{Array, Axis};
+    /// use ndarray_inner::InnerExt;
+    ///
+    /// // np.tensordot(a, b, axes=([1, 2], [0, 1]))
+    /// let a = Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as f64);
+    /// let b = Array::from_shape_fn((3, 4, 5), |(j, k, l)| (j * k + l) as f64);
+    /// let c = a.tensordot(&b, &[Axis(1), Axis(2)], &[Axis(0), Axis(1)]);
+    /// assert_eq!(c.shape(), &[2, 5]);
+    /// let c01: f64 = (0..3).flat_map(|j| (0..4).map(move |k| (j + k) as f64 * (j * k + 1) as f64)).sum();
+    /// assert_eq!(c[[0, 1]], c01);
+    ///
+    /// // One pair: the matrix product of the last axis of a with the first of b.
+    /// let m = a.tensordot(&b, &[Axis(2)], &[Axis(1)]);
+    /// assert_eq!(m.shape(), &[2, 3, 3, 5]);
+    /// // No pairs: the outer product.
+    /// let outer = b.tensordot(&ndarray::array![1, 2].mapv(f64::from), &[], &[]);
+    /// assert_eq!(outer.shape(), &[3, 4, 5, 2]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// With the message of [`try_tensordot`](InnerExt::try_tensordot)'s error, for
+    /// example `shape-mismatch for sum: axis 2 of a has length 4 but axis 0 of b has
+    /// length 3 (tensordot of shapes (2,3,4) and (3,4,5) with axes=([2], [0]))`.
+    ///
+    /// # Performance
+    ///
+    /// Each operand's axes are permuted as a view (free axes, then the contracted
+    /// ones in pair order) and each of the two groups is merged by strides into one
+    /// axis, so the operands become matrices `(M, K)` and `(N, K)`; one GEMM (or the
+    /// integer, half or bool kernel) then writes the C-order output. A view, no copy,
+    /// for every layout in which the axes of each group nest by strides: C order and
+    /// slices of it, reversed or stepped axes, a group of one axis of any stride
+    /// (broadcast included). When the pairs as given do not nest but another order of
+    /// them does (F order, or pairs listed against the memory order), the pairs are
+    /// laid out in that order instead (the same sum, its float additions in another
+    /// order). Otherwise (F order with two or more free axes, a broadcast axis in a
+    /// group of several, contracted axes in different memory orders in the two
+    /// operands) that operand is copied once into C order, as NumPy's `reshape`
+    /// copies it.
+    ///
+    /// Where an operand's matrix is `1 x 1` (a 0-d operand, or one element times an
+    /// outer product), the products are plain IEEE ones, as for
+    /// [`inner`](InnerExt::inner): `0 * inf` is NaN, where NumPy's BLAS `scal`
+    /// shortcut gives 0.
+    #[track_caller]
+    fn tensordot<E>(&self, rhs: &ArrayRef<A, E>, axes_a: &[Axis], axes_b: &[Axis]) -> ArrayD<A>
+    where
+        A: InnerScalar,
+        E: Dimension;
+
+    /// [`tensordot`](InnerExt::tensordot), returning an error instead of panicking.
+    ///
+    /// ```
+    /// use ndarray::{Array, Axis};
+    /// use ndarray_inner::{InnerError, InnerExt};
+    ///
+    /// let a = Array::<i64, _>::ones((2, 3, 4));
+    /// let b = Array::<i64, _>::ones((3, 4));
+    /// let c = a.try_tensordot(&b, &[Axis(1), Axis(2)], &[Axis(0), Axis(1)])?;
+    /// assert_eq!(c, ndarray::arr1(&[12, 12]).into_dyn());
+    ///
+    /// let err = a.try_tensordot(&b, &[Axis(1), Axis(2)], &[Axis(1), Axis(0)]).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "shape-mismatch for sum: axis 1 of a has length 3 but axis 1 of b has length 4 \
+    ///      (tensordot of shapes (2,3,4) and (3,4) with axes=([1, 2], [1, 0]))"
+    /// );
+    /// assert!(matches!(err, InnerError::TensordotShapeMismatch { a_axis: 1, b_axis: 1, .. }));
+    /// # Ok::<(), InnerError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Checked in this order:
+    /// - [`InnerError::TensordotAxesCount`] when `axes_a` and `axes_b` differ in length;
+    /// - [`InnerError::TensordotAxisOutOfBounds`] when an axis is out of range for its
+    ///   operand (a 0-d operand has none; `self`'s axes are checked first);
+    /// - [`InnerError::TensordotRepeatedAxis`] when an axis appears twice in one list;
+    /// - [`InnerError::TensordotShapeMismatch`] when two paired axes differ in length
+    ///   (the first such pair);
+    /// - [`InnerError::TooLarge`] when the output's size overflows `isize::MAX` bytes
+    ///   or the allocator refuses it.
+    ///
+    /// Every message names both shapes and both lists of axes.
+    fn try_tensordot<E>(&self, rhs: &ArrayRef<A, E>, axes_a: &[Axis], axes_b: &[Axis]) -> Result<ArrayD<A>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension;
 }
 
 impl<A, D: Dimension> InnerExt<A, D> for ArrayRef<A, D> {
@@ -371,6 +498,26 @@ impl<A, D: Dimension> InnerExt<A, D> for ArrayRef<A, D> {
         let a = self.view().permuted_axes(axis_last(self.raw_dim(), axis_a));
         let b = rhs.view().permuted_axes(axis_last(rhs.raw_dim(), axis_b));
         product(&a, &b, false)
+    }
+
+    #[track_caller]
+    fn tensordot<E>(&self, rhs: &ArrayRef<A, E>, axes_a: &[Axis], axes_b: &[Axis]) -> ArrayD<A>
+    where
+        A: InnerScalar,
+        E: Dimension,
+    {
+        match self.try_tensordot(rhs, axes_a, axes_b) {
+            Ok(out) => out,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn try_tensordot<E>(&self, rhs: &ArrayRef<A, E>, axes_a: &[Axis], axes_b: &[Axis]) -> Result<ArrayD<A>, InnerError>
+    where
+        A: InnerScalar,
+        E: Dimension,
+    {
+        tensordot(self, rhs, axes_a, axes_b)
     }
 }
 

@@ -34,6 +34,7 @@ mod output;
 #[doc(hidden)]
 pub mod paths;
 mod shape;
+mod tensordot;
 #[doc(hidden)]
 pub mod thresholds;
 
@@ -42,3 +43,9 @@ pub use ext::{InnerExt, InnerOutput};
 pub use kernel::InnerScalar;
 pub use shape::InnerDim;
 pub mod search;
+
+/// Compiles and runs every `rust` code block of README.md as a doctest, so the README's examples
+/// cannot drift from the API (`cargo test --doc`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,26 +1,16 @@
 //! The public API as pinned: typed output dimensions, every array kind as receiver
 //! and argument, every error path and its message, panics equal to the errors.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use ndarray::{
     arr0, array, ArcArray, Array0, Array1, Array2, Array3, Array4, Array5, Array6, ArrayD, ArrayView1, ArrayViewMut2,
     Axis, CowArray, Ix2, IxDyn,
 };
 use ndarray_inner::{InnerError, InnerExt};
+use ndarray_inner_test_kit::panic_message;
 use num_complex::Complex64;
 
 fn ones(shape: &[usize]) -> ArrayD<f64> {
     ArrayD::ones(IxDyn(shape))
-}
-
-/// The panic message of `f`, which must panic.
-fn panic_message(f: impl FnOnce()) -> String {
-    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("should panic");
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(payload) => payload.downcast_ref::<&str>().expect("a string payload").to_string(),
-    }
 }
 
 #[test]

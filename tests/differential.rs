@@ -7,7 +7,7 @@
 //! `BoolWords` included).
 //!
 //! `f16` and `bf16` (whole numbers, multiples of 1/8 and full-precision values, NaN/Inf
-//! and -0.0) go against NumPy's float16 loop written out in `tests/common/half.rs`
+//! and -0.0) go against NumPy's float16 loop written out in `crates/test-kit/src/half.rs`
 //! (f32 products and sums from +0.0, left to right, rounded once): bit for bit where
 //! every partial sum is exact in f32, else at most one half ulp apart, or within
 //! `2 gamma_K sum |a_k b_k|` plus an ulp where the sum cancels or K is long; the run
@@ -24,20 +24,15 @@
 //! INNER_DIFF_CASES=2000000 INNER_DIFF_SEED=103 cargo test --release --no-default-features --test differential -- --nocapture
 //! ```
 
-mod common;
-#[path = "common/half.rs"]
-mod half_ref;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::layout::{make, Layout, Operand};
-use common::naive::{self, Num};
-use common::Rng;
 use half::{bf16, f16};
-use half_ref::Rule;
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use ndarray_inner::paths::{self, Path};
 use ndarray_inner::{InnerError, InnerExt, InnerScalar};
+use ndarray_inner_test_kit::layout::{make, Layout, Operand};
+use ndarray_inner_test_kit::naive::Reference;
+use ndarray_inner_test_kit::{half as half_ref, payload_message, Elem, Rng};
 use num_complex::Complex;
 
 /// Largest `output elements * K` of one case: keeps the debug-build reference quick.
@@ -45,125 +40,6 @@ const WORK_BUDGET: usize = 40_000;
 /// One case in this many is large: past the thresholds of the complex four-GEMM
 /// path and the integer kernel's threads, which `WORK_BUDGET` stays below.
 const LARGE_EVERY: u64 = 40;
-
-/// The reference's answer; for half types also each output's rule (C order).
-struct Reference<A> {
-    want: ArrayD<A>,
-    rules: Option<Vec<Rule>>,
-}
-
-trait Elem: Num + InnerScalar {
-    /// A random value; `special` asks for NaN/Inf where the type has them (bool: a
-    /// dense case, else a sparse one).
-    fn random(rng: &mut Rng, special: bool) -> Self;
-    /// Equal as results: bit-equal integers, floats equal or both NaN.
-    fn same(self, other: Self) -> bool;
-    /// `inner` (or `inner_conj`) by the reference.
-    fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, conj: bool) -> Reference<Self> {
-        Reference {
-            want: naive::inner(a, b, conj),
-            rules: None,
-        }
-    }
-    /// `tensordot(a, b, (i, j))` by the reference.
-    fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> Reference<Self> {
-        Reference {
-            want: naive::tensordot(a, b, i, j),
-            rules: None,
-        }
-    }
-    /// `got` against the reference's `want` under the output's rule (half types only).
-    fn agrees(got: Self, want: Self, rule: Option<Rule>) -> Result<(), String> {
-        let _ = rule;
-        if got.same(want) {
-            Ok(())
-        } else {
-            Err(format!("got {got:?}, the reference has {want:?}"))
-        }
-    }
-}
-
-macro_rules! int_elem {
-    ($($t:ty),*) => {$(
-        impl Elem for $t {
-            fn random(rng: &mut Rng, _special: bool) -> Self { rng.next_u64() as $t }
-            fn same(self, other: Self) -> bool { self == other }
-        }
-    )*};
-}
-int_elem!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
-
-macro_rules! float_elem {
-    ($($t:ty),*) => {$(
-        impl Elem for $t {
-            fn random(rng: &mut Rng, special: bool) -> Self {
-                if special && rng.next_u64() % 16 == 0 {
-                    [<$t>::NAN, <$t>::INFINITY, <$t>::NEG_INFINITY, -0.0][rng.next_u64() as usize % 4]
-                } else {
-                    rng.small(8) as $t
-                }
-            }
-            // Whole-number values keep every finite sum exact; which of NaN, +inf, -inf a sum
-            // with specials gives does not depend on the order of the terms.
-            fn same(self, other: Self) -> bool { self == other || (self.is_nan() && other.is_nan()) }
-        }
-        impl Elem for Complex<$t> {
-            // No specials: complex infinities differ between GEMM kernels (documented).
-            fn random(rng: &mut Rng, _special: bool) -> Self {
-                Complex::new(rng.small(8) as $t, rng.small(8) as $t)
-            }
-            fn same(self, other: Self) -> bool { self == other }
-        }
-    )*};
-}
-float_elem!(f32, f64);
-
-macro_rules! half_elem {
-    ($($t:ty),*) => {$(
-        impl Elem for $t {
-            fn random(rng: &mut Rng, special: bool) -> Self {
-                if special && rng.next_u64() % 16 == 0 {
-                    return [<$t>::NAN, <$t>::INFINITY, <$t>::NEG_INFINITY, <$t>::NEG_ZERO][rng.next_u64() as usize % 4];
-                }
-                match rng.next_u64() % 4 {
-                    // Whole numbers and eighths: exact f32 sums, so bit for bit.
-                    0 | 1 => <$t>::from_f64(rng.small(8) as f64),
-                    2 => <$t>::from_f64(rng.small(64) as f64 / 8.0),
-                    // Every bit of the significand: the one-ulp rule.
-                    _ => <$t>::from_f64(rng.unit() * 4.0),
-                }
-            }
-            fn same(self, other: Self) -> bool {
-                self.to_bits() == other.to_bits() || (self.is_nan() && other.is_nan())
-            }
-            fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, _conj: bool) -> Reference<Self> {
-                let (want, rules) = half_ref::inner(a, b);
-                Reference { want, rules: Some(rules) }
-            }
-            fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> Reference<Self> {
-                let (want, rules) = half_ref::tensordot(a, b, i, j);
-                Reference { want, rules: Some(rules) }
-            }
-            fn agrees(got: Self, want: Self, rule: Option<Rule>) -> Result<(), String> {
-                let rule = rule.expect("half types have rules");
-                let agreement = half_ref::check(got, want, rule)?;
-                half_ref::record::<$t>(rule, agreement);
-                Ok(())
-            }
-        }
-    )*};
-}
-half_elem!(f16, bf16);
-
-impl Elem for bool {
-    fn random(rng: &mut Rng, dense: bool) -> Self {
-        // Sparse rows (1 in 16) leave many outputs false even for long K.
-        rng.next_u64().is_multiple_of(if dense { 2 } else { 16 })
-    }
-    fn same(self, other: Self) -> bool {
-        self == other
-    }
-}
 
 /// Lengths for one operand's axes: mostly small, sometimes at a block edge.
 fn random_len(rng: &mut Rng) -> usize {
@@ -204,41 +80,10 @@ fn within_budget(rng: &mut Rng, sa: &mut [usize], sb: &mut [usize]) {
     }
 }
 
-fn random_layout(rng: &mut Rng) -> Layout {
-    match rng.next_u64() % 6 {
-        0 => Layout::C,
-        1 => Layout::F,
-        2 => Layout::Permuted(rng.next_u64()),
-        3 => Layout::Reversed(rng.next_u64() as u32),
-        4 => Layout::Stepped(rng.next_u64() as u32),
-        _ => Layout::Broadcast(rng.next_u64() as usize),
-    }
-}
-
-/// The message of a caught panic.
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(payload) => payload
-            .downcast_ref::<&str>()
-            .map_or("(not a string)".into(), |s| s.to_string()),
-    }
-}
-
-/// `got` against the reference, element by element; the first disagreement.
+/// `got` against the reference, element by element (the first disagreement); the
+/// half types' outcomes go into this thread's tally.
 fn agree_array<A: Elem>(got: &ArrayD<A>, r: &Reference<A>) -> Result<(), String> {
-    if got.shape() != r.want.shape() {
-        return Err(format!(
-            "shape {:?}, the reference has {:?}",
-            got.shape(),
-            r.want.shape()
-        ));
-    }
-    for (idx, (&g, &w)) in got.iter().zip(&r.want).enumerate() {
-        let rule = r.rules.as_ref().map(|rules| rules[idx]);
-        A::agrees(g, w, rule).map_err(|e| format!("element {idx} (C order): {e}"))?;
-    }
-    Ok(())
+    r.agrees_with(got, |rule, agreement| half_ref::record_named(A::NAME, rule, agreement))
 }
 
 /// One random case of element type `A`: inner, inner_conj, inner_axes, and a
@@ -252,7 +97,7 @@ fn large_shapes(rng: &mut Rng) -> (Vec<usize>, Vec<usize>) {
     (sa, vec![n, k])
 }
 
-fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
+fn case<A: Elem + InnerScalar>(rng: &mut Rng) -> Result<(), String> {
     let (mut sa, mut sb);
     if rng.next_u64().is_multiple_of(LARGE_EVERY) {
         (sa, sb) = large_shapes(rng);
@@ -271,36 +116,36 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
     }
     let (na, nb) = (sa.len(), sb.len());
     let special = rng.next_u64().is_multiple_of(4);
-    let (la, lb) = (random_layout(rng), random_layout(rng));
+    let (la, lb) = (Layout::random(rng), Layout::random(rng));
     let a = make(
-        &ArrayD::from_shape_simple_fn(IxDyn(&sa), || A::random(rng, special)),
+        &ArrayD::from_shape_simple_fn(IxDyn(&sa), || A::varied(rng, special)),
         la,
     );
     let b = make(
-        &ArrayD::from_shape_simple_fn(IxDyn(&sb), || A::random(rng, special)),
+        &ArrayD::from_shape_simple_fn(IxDyn(&sb), || A::varied(rng, special)),
         lb,
     );
     let (a, b): (ArrayViewD<A>, ArrayViewD<A>) = (a.view(), b.view());
     let what = format!("{} {sa:?} {la:?} . {sb:?} {lb:?}", std::any::type_name::<A>());
 
     let run = |f: &dyn Fn() -> ArrayD<A>| {
-        catch_unwind(AssertUnwindSafe(f)).map_err(|p| format!("panic {:?}: {what}", panic_text(p)))
+        catch_unwind(AssertUnwindSafe(f)).map_err(|p| format!("panic {:?}: {what}", payload_message(p)))
     };
-    let want = A::reference(&a, &b, false);
+    let want = Reference::inner(&a, &b, false);
     let got = run(&|| a.inner(&b))?;
     agree_array(&got, &want).map_err(|e| format!("inner differs, {e}: {what}"))?;
     let got = run(&|| a.inner_conj(&b))?;
-    agree_array(&got, &A::reference(&a, &b, true)).map_err(|e| format!("inner_conj differs, {e}: {what}"))?;
+    agree_array(&got, &Reference::inner(&a, &b, true)).map_err(|e| format!("inner_conj differs, {e}: {what}"))?;
     // inner_into an output of any writable layout.
-    let lo = match random_layout(rng) {
+    let lo = match Layout::random(rng) {
         Layout::Broadcast(_) => Layout::F,
         layout => layout,
     };
-    let Operand::Owned(mut out) = make(&ArrayD::from_elem(want.want.raw_dim(), <A as Num>::zero()), lo) else {
+    let Operand::Owned(mut out) = make(&ArrayD::from_elem(want.want.raw_dim(), A::zero()), lo) else {
         unreachable!("only Broadcast makes a broadcast operand")
     };
     catch_unwind(AssertUnwindSafe(|| a.inner_into(&b, &mut out)))
-        .map_err(|p| format!("panic {:?}: {what}", panic_text(p)))?
+        .map_err(|p| format!("panic {:?}: {what}", payload_message(p)))?
         .map_err(|e| format!("inner_into error {e}: {what}"))?;
     agree_array(&out, &want).map_err(|e| format!("inner_into {lo:?} differs, {e}: {what}"))?;
     if na > 0 && nb > 0 {
@@ -314,15 +159,15 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
         let axes_out = rest(&sa, i).saturating_mul(rest(&sb, j));
         if sa[i] == sb[j] && axes_out.saturating_mul(sa[i].max(1)) <= WORK_BUDGET {
             let got = run(&|| a.inner_axes(&b, Axis(i), Axis(j)))?;
-            agree_array(&got, &A::reference_axes(&a, &b, i, j))
+            agree_array(&got, &Reference::axes(&a, &b, i, j))
                 .map_err(|e| format!("inner_axes({i}, {j}) differs, {e}: {what}"))?;
         }
         // The same operands with b's last axis one longer: an error, never a panic.
         let mut sb2 = sb.clone();
         *sb2.last_mut().unwrap() += 1;
-        let b2 = ArrayD::from_elem(IxDyn(&sb2), <A as Num>::zero());
+        let b2 = ArrayD::from_elem(IxDyn(&sb2), A::zero());
         let err = catch_unwind(AssertUnwindSafe(|| a.try_inner(&b2)))
-            .map_err(|p| format!("panic {:?}: {what}", panic_text(p)))?;
+            .map_err(|p| format!("panic {:?}: {what}", payload_message(p)))?;
         let Err(err @ InnerError::NotAligned { .. }) = err else {
             return Err(format!("mismatch not reported: {what}"));
         };
@@ -331,7 +176,7 @@ fn case<A: Elem>(rng: &mut Rng) -> Result<(), String> {
             let panicked = catch_unwind(AssertUnwindSafe(|| {
                 drop(if conj { a.inner_conj(&b2) } else { a.inner(&b2) })
             }));
-            if panicked.err().map(panic_text) != Some(err.to_string()) {
+            if panicked.err().map(payload_message) != Some(err.to_string()) {
                 return Err(format!("panic message is not {err} (conj {conj}): {what}"));
             }
         }

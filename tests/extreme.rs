@@ -1,11 +1,9 @@
 //! Extreme shapes and values: huge K, huge M with tiny K, many axes, empty outputs
 //! beside huge dimensions, outputs too large for memory, subnormals, large magnitudes.
 
-mod common;
-
-use common::naive;
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn, ShapeBuilder};
 use ndarray_inner::{InnerError, InnerExt};
+use ndarray_inner_test_kit::naive;
 
 #[test]
 fn one_row_against_a_huge_k() {

@@ -3,121 +3,24 @@
 //! the tiny-product threshold, `m == 1`, `n == 1`, `k == 0`, strided, reversed,
 //! broadcast, F-order and 3-D operands, and integer wrap-around at the type limits.
 //!
-//! The block sizes below mirror `src/kernel/integer.rs` and `src/kernel/gemm.rs`;
-//! a unit test there fails when they change, as a reminder to update these.
+//! The block sizes and thresholds are read from `ndarray_inner::thresholds`, the
+//! kernels' one definition, so the probed sizes follow them when they change.
 //! Speed is never asserted here.
 
-use ndarray::{s, Array, Array2, ArrayD, ArrayView2, ArrayViewD, Dimension, IxDyn, ShapeBuilder};
+use ndarray::{s, Array, Array2, ArrayD, ArrayView2, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray_inner::thresholds::{
+    integer_blocking, is_tiny, CONJ_BLOCK_ROWS, FOUR_REAL_MACS, INTEGER_NC, TINY_LONG_MACS, TINY_MACS, TINY_OUTPUTS,
+};
 use ndarray_inner::{InnerExt, InnerScalar};
+use ndarray_inner_test_kit::{filled, naive};
 use num_complex::Complex;
 
-/// Every kernel's dot-product path: up to `TINY_MACS` multiply-adds, or up to
-/// `TINY_LONG_MACS` when the output has at most `TINY_OUTPUTS` elements.
-const TINY_MACS: usize = 512;
-const TINY_LONG_MACS: usize = 4096;
-const TINY_OUTPUTS: usize = 16;
-/// Complex<f64> products of at least this many multiply-adds run as four real GEMMs.
-const FOUR_REAL_MACS: usize = 1 << 18;
-/// Integer register tiles: rows (`MR`) for 8-byte and for narrower elements.
-const MR_WIDE: usize = 4;
-const MR_NARROW: usize = 6;
-/// Integer register-tile columns (`NR`) per element size 1, 2, 4, 8 bytes.
-const NR_BY_SIZE: [usize; 4] = [256, 128, 64, 32];
-/// Integer `K` block, the same for every element size.
-const KC: usize = 64;
-/// Integer rows of `B` per block.
-const NC: usize = 1024;
-/// Complex rows conjugated at a time by `inner_conj`.
-const CONJ_BLOCK_ROWS: usize = 256;
-
-/// What the reference needs of an element type.
-trait Elem: InnerScalar + num_traits::Zero + std::fmt::Debug {
-    /// A deterministic element from a counter; small integers for the floats, so
-    /// every sum here is exact and results compare with `==`.
-    fn gen(i: usize) -> Self;
-    /// `acc + x * y`, wrapping for integers.
-    fn mul_add(acc: Self, x: Self, y: Self) -> Self;
-    fn conj_(self) -> Self {
-        self
-    }
-}
-
-fn small(i: usize) -> i64 {
-    // A scrambled counter in -8..=8.
-    ((i.wrapping_mul(2_654_435_761) >> 7) % 17) as i64 - 8
-}
-
-macro_rules! int_elem {
-    ($($t:ty),*) => {$(
-        impl Elem for $t {
-            fn gen(i: usize) -> Self { small(i) as $t }
-            fn mul_add(acc: Self, x: Self, y: Self) -> Self { acc.wrapping_add(x.wrapping_mul(y)) }
-        }
-    )*};
-}
-int_elem!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
-
-macro_rules! float_elem {
-    ($($t:ty),*) => {$(
-        impl Elem for $t {
-            fn gen(i: usize) -> Self { small(i) as $t }
-            fn mul_add(acc: Self, x: Self, y: Self) -> Self { acc + x * y }
-        }
-        impl Elem for Complex<$t> {
-            fn gen(i: usize) -> Self { Complex::new(small(i) as $t, small(i + 7919) as $t) }
-            fn mul_add(acc: Self, x: Self, y: Self) -> Self { acc + x * y }
-            fn conj_(self) -> Self { self.conj() }
-        }
-    )*};
-}
-float_elem!(f32, f64);
-
-/// The naive `np.inner`: every output element a plain loop over the last axis.
-fn naive<T: Elem>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, conj: bool) -> ArrayD<T> {
-    let k = *a.shape().last().unwrap();
-    assert_eq!(k, *b.shape().last().unwrap());
-    let rows = |v: &ArrayViewD<'_, T>| -> Vec<Vec<T>> {
-        let m = v
-            .len()
-            .checked_div(k)
-            .unwrap_or_else(|| v.shape()[..v.ndim() - 1].iter().product());
-        let mut out = vec![Vec::with_capacity(k); m];
-        for (idx, &x) in v.indexed_iter() {
-            let flat = idx.slice()[..v.ndim() - 1]
-                .iter()
-                .zip(&v.shape()[..v.ndim() - 1])
-                .fold(0, |acc, (&i, &d)| acc * d + i);
-            out[flat].push(x);
-        }
-        out
-    };
-    let (ar, br) = (rows(a), rows(b));
-    let mut shape = a.shape()[..a.ndim() - 1].to_vec();
-    shape.extend_from_slice(&b.shape()[..b.ndim() - 1]);
-    let mut data = Vec::with_capacity(ar.len() * br.len());
-    for x in &ar {
-        for y in &br {
-            let mut acc = T::zero();
-            for kk in 0..k {
-                let xk = if conj { x[kk].conj_() } else { x[kk] };
-                acc = T::mul_add(acc, xk, y[kk]);
-            }
-            data.push(acc);
-        }
-    }
-    ArrayD::from_shape_vec(IxDyn(&shape), data).unwrap()
-}
-
-fn filled<T: Elem>(shape: &[usize], seed: usize) -> ArrayD<T> {
-    let mut i = seed;
-    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
-        i += 1;
-        T::gen(i)
-    })
-}
+/// What the tests need of an element type: the test kit's values and reference, the crate's bound.
+trait Elem: ndarray_inner_test_kit::Elem + InnerScalar {}
+impl<T: ndarray_inner_test_kit::Elem + InnerScalar> Elem for T {}
 
 fn check<T: Elem>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, what: &str) {
-    let expected = naive(a, b, false);
+    let expected = naive::inner(a, b, false);
     let got: ArrayD<T> = a.inner(b);
     assert_eq!(got, expected, "{what}: a {:?} b {:?}", a.shape(), b.shape());
     // The typed 2-D entry point takes the same kernel path.
@@ -143,8 +46,8 @@ fn around(edge: usize) -> [usize; 3] {
 
 /// Every integer kernel block edge for an element of `size` bytes.
 fn integer_edges<T: Elem>(size: usize) {
-    let mr = if size >= 8 { MR_WIDE } else { MR_NARROW };
-    let nr = NR_BY_SIZE[size.trailing_zeros() as usize];
+    let blocking = integer_blocking(size);
+    let (mr, nr, kc) = (blocking.mr, blocking.nr, blocking.kc);
     // Register tile edges in m and n, with k past the tiny threshold.
     for m in around(mr).into_iter().chain(around(2 * mr)) {
         for n in around(nr) {
@@ -152,11 +55,11 @@ fn integer_edges<T: Elem>(size: usize) {
         }
     }
     // The K block: one, one and a bit, two blocks.
-    for k in around(KC).into_iter().chain(around(2 * KC)) {
+    for k in around(kc).into_iter().chain(around(2 * kc)) {
         check_mnk::<T>(mr + 1, nr + 3, k);
     }
     // The rows-of-B block.
-    for n in around(NC) {
+    for n in around(INTEGER_NC) {
         check_mnk::<T>(mr - 1, n, 9);
     }
 }
@@ -175,14 +78,13 @@ fn integer_block_edges_every_type() {
     integer_edges::<usize>(std::mem::size_of::<usize>());
 }
 
-/// The rows-of-A block (`MC`, from `integer::blocking`): sizes around it for
-/// i64 (512) and i32 (1020).
+/// The rows-of-A block (`mc` of `integer_blocking`): sizes around it for i64 and i32.
 #[test]
 fn integer_row_block_edges() {
-    for m in around(512) {
+    for m in around(integer_blocking(8).mc) {
         check_mnk::<i64>(m, 33, 65);
     }
-    for m in around(1020) {
+    for m in around(integer_blocking(4).mc) {
         check_mnk::<i32>(m, 65, 17);
     }
 }
@@ -203,19 +105,22 @@ fn integer_parallel_sizes() {
 #[test]
 fn tiny_threshold_every_type() {
     fn each<T: Elem>() {
-        // m * n * k at TINY_LONG_MACS - 1 .. TINY_LONG_MACS + 1 and around it.
+        let (long, outputs) = (TINY_LONG_MACS, TINY_OUTPUTS);
+        let per_output = long / outputs;
+        // One output: a dot product of TINY_LONG_MACS - 1 .. TINY_LONG_MACS + 1.
+        for k in around(long) {
+            check_mnk::<T>(1, 1, k);
+        }
+        assert!(is_tiny(1, 1, long) && !is_tiny(1, 1, long + 1));
+        // About TINY_LONG_MACS multiply-adds into wider outputs, on either side of it.
         for (m, n, k) in [
-            (16, 16, 16),
-            (1, 1, 4095),
-            (1, 1, 4096),
-            (1, 1, 4097),
-            (3, 7, 195),
-            (17, 16, 16),
-            (15, 16, 17),
+            (outputs, outputs, per_output / outputs),
+            (outputs + 1, outputs, per_output / outputs),
+            (outputs - 1, outputs, per_output / outputs + 1),
+            (3, 7, (long - 1) / 21),
         ] {
             check_mnk::<T>(m, n, k);
         }
-        assert_eq!(16 * 16 * 16, TINY_LONG_MACS);
     }
     each::<f32>();
     each::<f64>();
@@ -233,32 +138,35 @@ fn tiny_threshold_every_type() {
 #[test]
 fn tiny_edges_every_type() {
     fn each<T: Elem>() {
-        // 512 multiply-adds and one more, any output size.
+        let (macs, long, outputs) = (TINY_MACS, TINY_LONG_MACS, TINY_OUTPUTS);
+        // TINY_MACS multiply-adds and one more, any output size.
         for (m, n, k) in [
-            (8, 8, 8),
-            (8, 8, 9),
-            (8, 9, 8),
-            (2, 16, 16),
-            (3, 3, 57),
-            (16, 32, 1),
-            (16, 33, 1),
+            (8, 8, macs / 64),
+            (8, 8, macs / 64 + 1),
+            (8, 9, macs / 64),
+            (2, 16, macs / 32),
+            (3, 3, macs / 9 + 1),
+            (16, macs / 16, 1),
+            (16, macs / 16 + 1, 1),
         ] {
             check_mnk::<T>(m, n, k);
         }
-        // Long dot products into outputs of 16 elements and one more.
+        assert!(is_tiny(8, 8, macs / 64) && !is_tiny(8, 8, macs / 64 + 1) && !is_tiny(16, macs / 16 + 1, 1));
+        // Long dot products into outputs of TINY_OUTPUTS elements and one more.
+        let per_output = long / outputs;
         for (m, n, k) in [
-            (4, 4, 256),
-            (4, 4, 257),
-            (2, 8, 255),
-            (1, 16, 256),
-            (16, 1, 257),
-            (17, 1, 240),
-            (1, 17, 31),
+            (4, outputs / 4, per_output),
+            (4, outputs / 4, per_output + 1),
+            (1, outputs, per_output),
+            (outputs, 1, per_output + 1),
+            (2, outputs / 2, per_output - 1),
+            (outputs + 1, 1, per_output - outputs),
+            (1, outputs + 1, macs / (outputs + 1) + 1),
         ] {
             check_mnk::<T>(m, n, k);
         }
-        assert_eq!(8 * 8 * 8, TINY_MACS);
-        assert_eq!(4 * 4, TINY_OUTPUTS);
+        assert!(is_tiny(1, outputs, per_output) && !is_tiny(outputs, 1, per_output + 1));
+        assert!(!is_tiny(outputs + 1, 1, per_output - outputs) && !is_tiny(1, outputs + 1, macs / (outputs + 1) + 1));
     }
     each::<f32>();
     each::<f64>();
@@ -275,9 +183,11 @@ fn tiny_edges_every_type() {
 #[test]
 fn complex_four_real_gemms() {
     type C = Complex<f64>;
-    for (m, n, k) in [(64, 64, 64), (63, 64, 64), (70, 65, 61)] {
+    // A cube of FOUR_REAL_MACS multiply-adds, one row less, and a ragged one past it.
+    let e = (FOUR_REAL_MACS as f64).cbrt().round() as usize;
+    for (m, n, k) in [(e, e, e), (e - 1, e, e), (e + 6, e + 1, e - 3)] {
         let macs = m * n * k;
-        assert!(macs + 4096 >= FOUR_REAL_MACS);
+        assert!(macs + e * e >= FOUR_REAL_MACS);
         let a = filled::<C>(&[m, k], 71);
         let b = filled::<C>(&[n, k], 73);
         let wide = filled::<C>(&[m, 2 * k], 79);
@@ -294,7 +204,7 @@ fn complex_four_real_gemms() {
             for bv in [b.view(), bcast.view(), b.slice(s![.., ..;-1]).into_dyn()] {
                 check(av, &bv, "four real GEMMs");
                 let got: ArrayD<C> = av.inner_conj(&bv);
-                assert_eq!(got, naive(av, &bv, true), "four real GEMMs, conj");
+                assert_eq!(got, naive::inner(av, &bv, true), "four real GEMMs, conj");
             }
         }
     }
@@ -450,14 +360,14 @@ fn conj_every_block_edge() {
             let a = filled::<T>(&[m, 9], 41);
             let b = filled::<T>(&[5, 9], 43);
             let got: ArrayD<T> = a.inner_conj(&b);
-            assert_eq!(got, naive(&a.view(), &b.view(), true), "conj m={m}");
+            assert_eq!(got, naive::inner(&a.view(), &b.view(), true), "conj m={m}");
         }
         // Past the tiny threshold, with a strided a.
         let a = filled::<T>(&[40, 260], 47);
         let b = filled::<T>(&[33, 130], 53);
         let a_s = a.slice(s![.., ..;2]).into_dyn();
         let got: ArrayD<T> = a_s.inner_conj(&b);
-        assert_eq!(got, naive(&a_s, &b.view(), true), "conj strided");
+        assert_eq!(got, naive::inner(&a_s, &b.view(), true), "conj strided");
     }
     each::<Complex<f32>>();
     each::<Complex<f64>>();
@@ -470,7 +380,7 @@ fn conj_every_block_edge() {
 fn inner_into_non_standard_output() {
     let a = filled::<i64>(&[13, 70], 59);
     let b = filled::<i64>(&[37, 70], 61);
-    let expected = naive(&a.view(), &b.view(), false);
+    let expected = naive::inner(&a.view(), &b.view(), false);
     let mut out = Array2::<i64>::zeros((37, 13));
     let mut out_t = out.view_mut().reversed_axes();
     a.inner_into(&b, &mut out_t).unwrap();
@@ -480,7 +390,7 @@ fn inner_into_non_standard_output() {
     let mut outf = Array2::<f64>::zeros((13, 74));
     let mut stepped = outf.slice_mut(s![.., ..;2]);
     af.inner_into(&bf, &mut stepped).unwrap();
-    assert_eq!(stepped.into_dyn(), naive(&af.view(), &bf.view(), false));
+    assert_eq!(stepped.into_dyn(), naive::inner(&af.view(), &bf.view(), false));
 }
 
 #[test]

@@ -18,7 +18,7 @@
 //! bfloat16, NumPy's bool) run through the same layouts, ops and paths. bool must match
 //! exactly. A half-precision result is NumPy's float32 sum rounded once, where the crate's
 //! float32 sum runs in another order; per output element one rule of
-//! `tests/common/half.rs` applies, decided from the operands: bit for bit where every
+//! `crates/test-kit/src/half.rs` applies, decided from the operands: bit for bit where every
 //! partial sum is exact in f32 (whole numbers, multiples of 1/8, 4096 x 0.1 = 409.5, the
 //! overflow at 65504, NaN/Inf) and for 0-d operands (one rounded product); else at most
 //! one half ulp apart; for sums that cancel, within `2 gamma_K sum_k |a_k b_k|` plus one
@@ -32,14 +32,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Once;
 
-mod common;
-#[path = "common/half.rs"]
-mod half_ref;
-
 use half::{bf16, f16};
 use half_ref::{Agreement, Half, Rule, Tally, Terms};
 use ndarray::{s, ArrayD, ArrayViewD, Axis, Ix0, Ix1, Ix2, IxDyn, ShapeBuilder, Slice};
 use ndarray_inner::{InnerError, InnerExt, InnerScalar};
+use ndarray_inner_test_kit::{half as half_ref, Elem as TestElem};
 use num_complex::Complex;
 use serde_json::Value;
 
@@ -53,21 +50,15 @@ const KNOWN_BUGS: &[(&str, &str)] = &[];
 // Element types
 // ---------------------------------------------------------------------------------
 
-/// What the test needs of an element type beyond the crate's `InnerScalar`.
-trait Elem: InnerScalar + Debug {
+/// What the test needs of an element type beyond the test kit's element trait (which
+/// gives `poison`, `same_bits` and `magnitude`) and the crate's `InnerScalar`.
+trait Elem: TestElem + InnerScalar {
     /// From the fixture's encoding (JSON integer, float string, or [re, im] pair).
     fn parse(v: &Value) -> Self;
-    /// Fills the gaps of stepped layouts and preallocated outputs: a value that shows
-    /// up in a result if the crate reads or leaves one.
-    fn poison() -> Self;
-    /// Bitwise equality (NaN equals NaN, -0.0 differs from 0.0).
-    fn same_bits(self, other: Self) -> bool;
-    /// |x| for the error bound (0 for integers and bool, which compare exactly).
-    fn magnitude(self) -> f64;
     /// `got` against NumPy's `want`; `terms`: the output element's `k` and
     /// `bound = sum |a||b|` (and, for half types, its rule); `exact` for a 0-d operand's
     /// plain products. Half types also say which rule applied and how it was met.
-    fn check(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String>;
+    fn against_numpy(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String>;
     /// Counts a half type's outcome (the other types have none).
     fn record(tally: &mut Tally, rule: Rule, agreement: Agreement) {
         let _ = (tally, rule, agreement);
@@ -119,16 +110,7 @@ macro_rules! real_elem {
             fn parse(v: &Value) -> Self {
                 parse_float_str::<$t>(v)
             }
-            fn poison() -> Self {
-                <$t>::NAN
-            }
-            fn same_bits(self, other: Self) -> bool {
-                self.to_bits() == other.to_bits()
-            }
-            fn magnitude(self) -> f64 {
-                f64::from(self).abs()
-            }
-            fn check(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+            fn against_numpy(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
                 if exact {
                     return if got.same_bits(want) || (got.is_nan() && want.is_nan()) {
                         Ok(None)
@@ -148,16 +130,7 @@ macro_rules! real_elem {
                 assert_eq!(pair.len(), 2, "complex as [re, im]");
                 Complex::new(parse_float_str::<$t>(&pair[0]), parse_float_str::<$t>(&pair[1]))
             }
-            fn poison() -> Self {
-                Complex::new(<$t>::NAN, <$t>::NAN)
-            }
-            fn same_bits(self, other: Self) -> bool {
-                self.re.same_bits(other.re) && self.im.same_bits(other.im)
-            }
-            fn magnitude(self) -> f64 {
-                f64::from(self.re).hypot(f64::from(self.im))
-            }
-            fn check(got: Self, want: Self, terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+            fn against_numpy(got: Self, want: Self, terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
                 // A complex product is two products and a sum per part: twice the real bound.
                 let denorm = f64::from(<$t>::from_bits(1));
                 let eps = f64::from(<$t>::EPSILON);
@@ -184,16 +157,7 @@ macro_rules! int_elem {
                     _ => panic!("not an integer: {n}"),
                 }
             }
-            fn poison() -> Self {
-                <$t>::MAX / 3 + 5
-            }
-            fn same_bits(self, other: Self) -> bool {
-                self == other
-            }
-            fn magnitude(self) -> f64 {
-                0.0
-            }
-            fn check(got: Self, want: Self, _terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+            fn against_numpy(got: Self, want: Self, _terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
                 if got == want { Ok(None) } else { Err(format!("got {got}, NumPy has {want} (wrapped)")) }
             }
         }
@@ -209,16 +173,7 @@ macro_rules! half_elem {
                 // correctly rounded as f64, then rounded once.
                 <$t>::from_f64(parse_float_str::<f64>(v))
             }
-            fn poison() -> Self {
-                <$t>::NAN
-            }
-            fn same_bits(self, other: Self) -> bool {
-                self.to_bits() == other.to_bits()
-            }
-            fn magnitude(self) -> f64 {
-                f64::from(self.to_f32()).abs()
-            }
-            fn check(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+            fn against_numpy(got: Self, want: Self, terms: &Terms, exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
                 // A 0-d operand: one product rounded once, NumPy's np.multiply, bit for bit.
                 let rule = if exact { Rule::Exact } else { terms.rule(want) };
                 half_ref::check(got, want, rule).map(|agreement| Some((rule, agreement)))
@@ -235,18 +190,7 @@ impl Elem for bool {
     fn parse(v: &Value) -> Self {
         v.as_bool().unwrap_or_else(|| panic!("not a bool: {v}"))
     }
-    /// `true`: shows up in a result wherever NumPy has `false` (most outputs of the
-    /// sparse cases, every output of an empty sum).
-    fn poison() -> Self {
-        true
-    }
-    fn same_bits(self, other: Self) -> bool {
-        self == other
-    }
-    fn magnitude(self) -> f64 {
-        0.0
-    }
-    fn check(got: Self, want: Self, _terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
+    fn against_numpy(got: Self, want: Self, _terms: &Terms, _exact: bool) -> Result<Option<(Rule, Agreement)>, String> {
         if got == want {
             Ok(None)
         } else {
@@ -632,7 +576,7 @@ impl<T: Elem> Checker<'_, T> {
             return self.fail(at, format!("shape {:?}, NumPy has {:?}", got.shape(), want.shape()));
         }
         for (idx, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-            match T::check(*g, *w, &self.terms[idx], self.exact) {
+            match T::against_numpy(*g, *w, &self.terms[idx], self.exact) {
                 Err(e) => return self.fail(at, format!("element {idx} (C order): {e}")),
                 Ok(Some((rule, agreement))) if at == TALLIED_RUN => T::record(&mut self.tally, rule, agreement),
                 Ok(_) => {}
@@ -1273,7 +1217,7 @@ fn half_checks_reject_wrong_answers() {
     assert!(half_ref::check(f16::NAN, f16::ZERO, Rule::OneUlp).is_err());
     assert_eq!(half_ref::check(f16::NAN, f16::NAN, Rule::Exact), Ok(Agreement::Same));
     // bool: a wrong value fails (whose `check` compares exactly).
-    assert!(<bool as Elem>::check(true, false, &Terms::default(), false).is_err());
+    assert!(<bool as Elem>::against_numpy(true, false, &Terms::default(), false).is_err());
 }
 
 /// The layouts are what their names say: the strides are checked on a 3-D operand.

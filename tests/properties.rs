@@ -1,6 +1,6 @@
 //! Property tests: random shapes, ndims and layouts for every element type,
-//! compared with the naive reference in `common::naive` (half types: NumPy's float16
-//! loop in `common/half.rs`, f32 sums rounded once).
+//! compared with the test kit's naive reference (`crates/test-kit`; half types: NumPy's
+//! float16 loop, f32 sums rounded once).
 //!
 //! Float values are small whole numbers, so every product and partial sum is
 //! exact and any summation order gives the same answer: the comparison is `==`
@@ -8,77 +8,27 @@
 //! round once to NumPy's answer; sums past 2048, or 256 for bf16, round there).
 //! Integer values use all their bits, so products and sums wrap. `bool` is OR of ANDs.
 
-mod common;
-#[path = "common/half.rs"]
-mod half_ref;
-
-use common::layout::{make, Layout, ALL};
-use common::naive::{self, Num};
-use common::Rng;
 use half::{bf16, f16};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
 use ndarray_inner::{InnerExt, InnerScalar};
+use ndarray_inner_test_kit::half::Rule;
+use ndarray_inner_test_kit::layout::{make, Layout, ALL};
+use ndarray_inner_test_kit::naive::{self, Reference};
+use ndarray_inner_test_kit::{random_array, Elem, Rng};
 use num_complex::Complex;
 use proptest::prelude::*;
 
-trait Gen: Num + InnerScalar {
-    fn gen(rng: &mut Rng) -> Self;
-    fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, conj: bool) -> ArrayD<Self> {
-        naive::inner(a, b, conj)
+/// The reference's answer; the half types' sums must all be exact in f32 here.
+fn exact<A: Elem>(reference: Reference<A>) -> ArrayD<A> {
+    if let Some(rules) = &reference.rules {
+        assert!(rules.iter().all(|r| *r == Rule::Exact), "whole numbers: exact f32 sums");
     }
-    fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> ArrayD<Self> {
-        naive::tensordot(a, b, i, j)
-    }
+    reference.want
 }
 
-macro_rules! gen_int {
-    ($($t:ty),*) => {$( impl Gen for $t { fn gen(rng: &mut Rng) -> Self { rng.next_u64() as $t } } )*};
-}
-gen_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
-
-macro_rules! gen_float {
-    ($($t:ty),*) => {$(
-        impl Gen for $t { fn gen(rng: &mut Rng) -> Self { rng.small(8) as $t } }
-        impl Gen for Complex<$t> {
-            fn gen(rng: &mut Rng) -> Self { Complex::new(rng.small(8) as $t, rng.small(8) as $t) }
-        }
-    )*};
-}
-gen_float!(f32, f64);
-
-/// The half reference's answer, whose every sum must be exact in f32 here.
-fn exact_half<H: half_ref::Half>((want, rules): (ArrayD<H>, Vec<half_ref::Rule>)) -> ArrayD<H> {
-    assert!(
-        rules.iter().all(|r| *r == half_ref::Rule::Exact),
-        "whole numbers: exact f32 sums"
-    );
-    want
-}
-
-macro_rules! gen_half {
-    ($($t:ty),*) => {$(
-        impl Gen for $t {
-            fn gen(rng: &mut Rng) -> Self { <$t>::from_f64(rng.small(8) as f64) }
-            fn reference(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, _conj: bool) -> ArrayD<Self> {
-                exact_half(half_ref::inner(a, b))
-            }
-            fn reference_axes(a: &ArrayViewD<Self>, b: &ArrayViewD<Self>, i: usize, j: usize) -> ArrayD<Self> {
-                exact_half(half_ref::tensordot(a, b, i, j))
-            }
-        }
-    )*};
-}
-gen_half!(f16, bf16);
-
-impl Gen for bool {
-    /// One in eight: the outputs of the 64-long rows are still often false.
-    fn gen(rng: &mut Rng) -> Self {
-        rng.next_u64().is_multiple_of(8)
-    }
-}
-
-fn random_array<A: Gen>(shape: &[usize], rng: &mut Rng) -> ArrayD<A> {
-    ArrayD::from_shape_simple_fn(IxDyn(shape), || A::gen(rng))
+/// `inner` (or `inner_conj`) by the reference.
+fn reference<A: Elem>(a: &ArrayViewD<A>, b: &ArrayViewD<A>, conj: bool) -> ArrayD<A> {
+    exact(Reference::inner(a, b, conj))
 }
 
 /// Shapes `(a, b)` whose last axes agree (0-d operands allowed), each axis `0..max_len`.
@@ -104,34 +54,34 @@ fn layout() -> impl Strategy<Value = Layout> {
 }
 
 /// Checks inner, inner_conj and inner_into (C- and F-order outputs) on one case.
-fn check_inner<A: Gen>(sa: &[usize], sb: &[usize], la: Layout, lb: Layout, seed: u64) {
+fn check_inner<A: Elem + InnerScalar>(sa: &[usize], sb: &[usize], la: Layout, lb: Layout, seed: u64) {
     let mut rng = Rng(seed);
     let a = make(&random_array::<A>(sa, &mut rng), la);
     let b = make(&random_array::<A>(sb, &mut rng), lb);
     let (a, b) = (a.view(), b.view());
 
-    let want = A::reference(&a, &b, false);
+    let want = reference(&a, &b, false);
     let got = a.inner(&b);
     assert_eq!(got, want, "inner of {sa:?} {la:?} and {sb:?} {lb:?}");
     assert!(got.is_standard_layout(), "output is C order");
 
-    let want_conj = A::reference(&a, &b, true);
+    let want_conj = reference(&a, &b, true);
     assert_eq!(
         a.inner_conj(&b),
         want_conj,
         "inner_conj of {sa:?} {la:?} and {sb:?} {lb:?}"
     );
 
-    let mut out_c = ArrayD::from_elem(want.raw_dim(), A::gen(&mut rng));
+    let mut out_c = ArrayD::from_elem(want.raw_dim(), A::random(&mut rng));
     a.inner_into(&b, &mut out_c).unwrap();
     assert_eq!(out_c, want, "inner_into (C order) of {sa:?} {la:?} and {sb:?} {lb:?}");
-    let mut out_f = ArrayD::from_elem(want.raw_dim().f(), A::gen(&mut rng));
+    let mut out_f = ArrayD::from_elem(want.raw_dim().f(), A::random(&mut rng));
     a.inner_into(&b, &mut out_f).unwrap();
     assert_eq!(out_f, want, "inner_into (F order) of {sa:?} {la:?} and {sb:?} {lb:?}");
 }
 
 /// Checks inner_axes on one case; the axes are picked by the seed.
-fn check_axes<A: Gen>(sa: &[usize], sb: &[usize], la: Layout, lb: Layout, seed: u64) {
+fn check_axes<A: Elem + InnerScalar>(sa: &[usize], sb: &[usize], la: Layout, lb: Layout, seed: u64) {
     if sa.is_empty() || sb.is_empty() {
         return;
     }
@@ -142,7 +92,7 @@ fn check_axes<A: Gen>(sa: &[usize], sb: &[usize], la: Layout, lb: Layout, seed: 
     let a = make(&random_array::<A>(sa, &mut rng), la);
     let b = make(&random_array::<A>(&sb, &mut rng), lb);
     let (a, b) = (a.view(), b.view());
-    let want = A::reference_axes(&a, &b, i, j);
+    let want = exact(Reference::axes(&a, &b, i, j));
     assert_eq!(
         a.inner_axes(&b, Axis(i), Axis(j)),
         want,

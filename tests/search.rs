@@ -6,14 +6,10 @@
 //! f32 and f64 alike, so indices and scores must match the reference exactly,
 //! ties included; cosine cases compare scores within a tolerance.
 
-mod common;
-
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use common::Rng;
 use ndarray::{array, s, Array2, ArrayView2};
 use ndarray_inner::search::{cosine_similarity, top_k, try_cosine_similarity, FlatIndex, Metric, SearchScalar, TopK};
 use ndarray_inner::InnerError;
+use ndarray_inner_test_kit::{panic_message, with_threads, Rng};
 use num_traits::Float;
 
 // ---------------------------------------------------------------------------
@@ -169,35 +165,6 @@ impl Reference {
 #[track_caller]
 fn assert_exact<A: Float + std::fmt::Debug>(hits: &TopK<A>, q: ArrayView2<'_, A>, db: ArrayView2<'_, A>, k: usize) {
     Reference::new(q, db, false).assert_exact(hits, k);
-}
-
-/// The panic message of `f`, which must panic.
-fn panic_message(f: impl FnOnce()) -> String {
-    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("should panic");
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(payload) => payload.downcast_ref::<&str>().expect("a string payload").to_string(),
-    }
-}
-
-/// Runs `f` in a rayon pool of `threads` threads (when the feature is on), so
-/// the parallel paths run whatever the machine. Which parallel path a search takes
-/// also depends on whether the GEMM has threads of its own (`MATMUL_NUM_THREADS`);
-/// [`parallel_plans_with_and_without_gemm_threads`] runs the random cases under both.
-fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    #[cfg(feature = "rayon")]
-    {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(f)
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
-        let _ = threads;
-        f()
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -24,18 +24,16 @@
 //!   empty inputs), sharding with `TopK::merge`, the errors of bad input and
 //!   non-finite rows, and 1-D queries.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::Rng;
 use ndarray::{array, s, Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 use ndarray_inner::paths::{count, Path};
 use ndarray_inner::search::{range_search, top_k, FlatIndex, Metric, RangeHits, SearchScalar, TopK, PADDING};
 use ndarray_inner::InnerError;
+use ndarray_inner_test_kit::{payload_message, with_threads, Rng};
 use num_traits::Float;
 
 const METRICS: [Metric; 3] = [Metric::InnerProduct, Metric::Cosine, Metric::L2];
@@ -404,23 +402,6 @@ fn l2_tol<A: Float>(d: usize) -> impl Fn(f64) -> f64 {
     move |w: f64| 2.0 * gamma * w.abs() + 1e-300
 }
 
-/// Runs `f` in a rayon pool of `threads` threads (the pattern of tests/search.rs).
-fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    #[cfg(feature = "rayon")]
-    {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(f)
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
-        let _ = threads;
-        f()
-    }
-}
-
 /// Bitwise equality of two results (NaN scores equal to each other).
 #[track_caller]
 fn assert_same_topk<A: SearchScalar + std::fmt::Debug>(a: &TopK<A>, b: &TopK<A>, what: &str) {
@@ -432,13 +413,6 @@ fn assert_same_topk<A: SearchScalar + std::fmt::Debug>(a: &TopK<A>, b: &TopK<A>,
             x.to_f64().unwrap().to_bits() == y.to_f64().unwrap().to_bits() || (x.is_nan() && y.is_nan()),
             "{what}: scores {x:?} and {y:?}"
         );
-    }
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default(),
     }
 }
 
@@ -1322,7 +1296,7 @@ fn a_panicking_filter_reaches_the_caller_and_changes_nothing() {
             })
         }))
         .expect_err("the panic reaches the caller");
-        assert_eq!(panic_message(payload), "filter refuses id 217");
+        assert_eq!(payload_message(payload), "filter refuses id 217");
         let payload = catch_unwind(AssertUnwindSafe(|| {
             index.range_search_filtered(&queries.row(0), 1.0, |id| {
                 if id == 399 {
@@ -1332,7 +1306,7 @@ fn a_panicking_filter_reaches_the_caller_and_changes_nothing() {
             })
         }))
         .expect_err("the panic reaches the caller");
-        assert_eq!(panic_message(payload), "range filter refuses id 399");
+        assert_eq!(payload_message(payload), "range filter refuses id 399");
         // The index answers exactly as before.
         assert_same_topk(&index.search(&queries, 7).unwrap(), &before.0, "after the panic");
         assert_same_topk(

@@ -29,9 +29,6 @@
 //!   naming the file. What `save` writes has NumPy's header fields and the very
 //!   data bytes NumPy writes for the same values.
 
-#[path = "common/rng.rs"]
-mod rng;
-
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -41,8 +38,8 @@ use half::{bf16, f16};
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 use ndarray_inner::search::{FlatIndex, Metric, RangeHits, StoredScalar, TopK};
 use ndarray_inner::InnerError;
+use ndarray_inner_test_kit::{with_threads, Rng};
 use num_traits::{Float, NumCast};
-use rng::Rng;
 
 const METRICS: [Metric; 3] = [Metric::InnerProduct, Metric::Cosine, Metric::L2];
 
@@ -176,14 +173,6 @@ fn permutation(rng: &mut Rng, n: usize) -> Vec<usize> {
         p.swap(i, rng.below(i + 1));
     }
     p
-}
-
-fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
 }
 
 // ---------------------------------------------------------------------------

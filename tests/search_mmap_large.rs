@@ -19,9 +19,6 @@
 //! process. Skipped, with a message, when the disk has no room for 3.5 GiB. The
 //! folder is removed at the end, also on failure (a guard's Drop).
 
-#[path = "common/rng.rs"]
-mod rng;
-
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -30,8 +27,8 @@ use std::time::Instant;
 
 use ndarray::Array2;
 use ndarray_inner::search::{FlatIndex, Metric};
+use ndarray_inner_test_kit::Rng;
 use ndarray_npy::npy::header::{Header, Layout};
-use rng::Rng;
 
 const D: usize = 256;
 /// 3 GiB of `f32` rows.

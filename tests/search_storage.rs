@@ -25,15 +25,12 @@
 //!   `f16` and `bf16` indexes against the `f64` top-10 of the original `f32`
 //!   vectors, (20000, 128) normal, every metric.
 
-#[path = "common/rng.rs"]
-mod rng;
-
 use std::collections::{HashMap, HashSet};
 
 use half::{bf16, f16};
 use ndarray::{s, Array2, ArrayView2, ShapeBuilder};
 use ndarray_inner::search::{FlatIndex, Metric, RangeHits, StoredScalar, TopK, PADDING};
-use rng::Rng;
+use ndarray_inner_test_kit::{with_threads, Rng};
 
 const METRICS: [Metric; 3] = [Metric::InnerProduct, Metric::Cosine, Metric::L2];
 /// The unit roundoff of `f32`.
@@ -108,14 +105,6 @@ fn f_order(a: &Array2<f32>) -> Array2<f32> {
     let mut f = Array2::zeros(a.dim().f());
     f.assign(a);
     f
-}
-
-fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
 }
 
 // ---------------------------------------------------------------------------

@@ -7,67 +7,21 @@
 //! ```
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
-use common::layout::{make, Layout, Operand};
-use common::naive::{self, Num};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use ndarray::{ArrayD, IxDyn};
 use ndarray_inner::{InnerError, InnerExt, InnerScalar};
+use ndarray_inner_test_kit::layout::{make, Layout, Operand};
+use ndarray_inner_test_kit::{naive, Elem as TestElem};
 use num_complex::Complex;
 
 /// Largest `output elements * K` (and operand size) of one input.
 const WORK_BUDGET: usize = 1 << 16;
 
-trait Elem: Num + InnerScalar {
-    /// A value from one fuzzer byte: small whole numbers (every float sum exact),
-    /// NaN and the infinities for real floats, the extremes for integers.
-    fn from_byte(b: u8) -> Self;
-    /// Equal as results: floats equal or both NaN.
-    fn same(self, other: Self) -> bool;
-}
-
-macro_rules! int_elem {
-    ($($t:ty),*) => {$(
-        impl Elem for $t {
-            fn from_byte(b: u8) -> Self {
-                match b {
-                    250 => <$t>::MAX,
-                    251 => <$t>::MIN,
-                    _ => (b as i8) as $t,
-                }
-            }
-            fn same(self, other: Self) -> bool { self == other }
-        }
-    )*};
-}
-int_elem!(i8, i32, i64, u8, u64);
-
-macro_rules! float_elem {
-    ($($t:ty),*) => {$(
-        impl Elem for $t {
-            fn from_byte(b: u8) -> Self {
-                match b {
-                    250 => <$t>::NAN,
-                    251 => <$t>::INFINITY,
-                    252 => <$t>::NEG_INFINITY,
-                    253 => -0.0,
-                    _ => (b as i8 / 8) as $t,
-                }
-            }
-            fn same(self, other: Self) -> bool { self == other || (self.is_nan() && other.is_nan()) }
-        }
-        impl Elem for Complex<$t> {
-            fn from_byte(b: u8) -> Self {
-                Complex::new(((b & 0x0f) as $t) - 8.0, ((b >> 4) as $t) - 8.0)
-            }
-            fn same(self, other: Self) -> bool { self == other }
-        }
-    )*};
-}
-float_elem!(f32, f64);
+/// An element type of the fuzzer: the test kit's (values from one fuzzer byte with
+/// `from_byte`, results compared with `same`) that the crate multiplies.
+trait Elem: TestElem + InnerScalar {}
+impl<T: TestElem + InnerScalar> Elem for T {}
 
 fn layout(u: &mut Unstructured<'_>) -> Result<Layout> {
     Ok(match u.int_in_range(0..=5u8)? {
@@ -127,7 +81,7 @@ fn case<A: Elem>(u: &mut Unstructured<'_>) -> Result<()> {
         Layout::Broadcast(_) => Layout::C,
         l => l,
     };
-    let Operand::Owned(mut out) = make(&ArrayD::from_elem(want.raw_dim(), <A as Num>::zero()), lo) else {
+    let Operand::Owned(mut out) = make(&ArrayD::from_elem(want.raw_dim(), A::zero()), lo) else {
         unreachable!("only Broadcast makes a broadcast operand")
     };
     a.inner_into(&b, &mut out).expect("the output has the right shape");
@@ -135,7 +89,7 @@ fn case<A: Elem>(u: &mut Unstructured<'_>) -> Result<()> {
     if !sb.is_empty() && !sa.is_empty() {
         let mut sb2 = sb.clone();
         *sb2.last_mut().unwrap() += 1;
-        let b2 = ArrayD::from_elem(IxDyn(&sb2), <A as Num>::zero());
+        let b2 = ArrayD::from_elem(IxDyn(&sb2), A::zero());
         assert!(
             matches!(a.try_inner(&b2), Err(InnerError::NotAligned { .. })),
             "mismatch: {what}"

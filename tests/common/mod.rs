@@ -1,9 +1,8 @@
-//! Shared by the integration tests: the naive reference and the layout makers.
-#![allow(dead_code)]
+//! The test kit (`crates/test-kit`) under the names `tests/paths.rs` still uses;
+//! the other tests use `ndarray_inner_test_kit` directly.
+#![allow(unused_imports)]
 
-pub mod layout;
-pub mod naive;
-mod rng;
-
-#[allow(unused_imports)] // not every test binary draws random numbers
-pub use rng::Rng;
+pub mod naive {
+    pub use ndarray_inner_test_kit::naive::*;
+    pub use ndarray_inner_test_kit::Elem as Num;
+}

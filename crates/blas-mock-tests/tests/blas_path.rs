@@ -7,85 +7,25 @@
 use blas_mock_tests::{calls_during, Calls};
 use ndarray::{s, Array, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use ndarray_inner::{InnerExt, InnerScalar};
+use ndarray_inner_test_kit::{filled, naive};
 use num_complex::Complex;
 
-trait Elem: InnerScalar + num_traits::Zero + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
-    fn gen(i: usize) -> Self;
-    fn conj_(self) -> Self;
-    /// Whether BLAS has a matrix-vector routine that ndarray calls for this type.
+/// The float types BLAS multiplies: the test kit's values and reference, and
+/// whether BLAS has a matrix-vector routine that ndarray calls for the type.
+trait Elem: ndarray_inner_test_kit::Elem + InnerScalar {
     const GEMV: bool;
 }
-
-fn small(i: usize) -> i32 {
-    ((i.wrapping_mul(2_654_435_761) >> 7) % 17) as i32 - 8
-}
-
 impl Elem for f32 {
-    fn gen(i: usize) -> Self {
-        small(i) as f32
-    }
-    fn conj_(self) -> Self {
-        self
-    }
     const GEMV: bool = true;
 }
 impl Elem for f64 {
-    fn gen(i: usize) -> Self {
-        f64::from(small(i))
-    }
-    fn conj_(self) -> Self {
-        self
-    }
     const GEMV: bool = true;
 }
 impl Elem for Complex<f32> {
-    fn gen(i: usize) -> Self {
-        Complex::new(small(i) as f32, small(i + 101) as f32)
-    }
-    fn conj_(self) -> Self {
-        self.conj()
-    }
     const GEMV: bool = false;
 }
 impl Elem for Complex<f64> {
-    fn gen(i: usize) -> Self {
-        Complex::new(f64::from(small(i)), f64::from(small(i + 101)))
-    }
-    fn conj_(self) -> Self {
-        self.conj()
-    }
     const GEMV: bool = false;
-}
-
-fn filled<T: Elem>(shape: &[usize], seed: usize) -> ArrayD<T> {
-    let mut i = seed;
-    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
-        i += 1;
-        T::gen(i)
-    })
-}
-
-/// Naive `np.inner` (small integers in floats: exact).
-fn naive<T: Elem>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, conj: bool) -> ArrayD<T> {
-    let k = *a.shape().last().unwrap();
-    let m: usize = a.shape()[..a.ndim() - 1].iter().product();
-    let n: usize = b.shape()[..b.ndim() - 1].iter().product();
-    let a2 = a.to_shape((m, k)).unwrap();
-    let b2 = b.to_shape((n, k)).unwrap();
-    let mut shape = a.shape()[..a.ndim() - 1].to_vec();
-    shape.extend_from_slice(&b.shape()[..b.ndim() - 1]);
-    let mut out = Vec::with_capacity(m * n);
-    for i in 0..m {
-        for j in 0..n {
-            let mut s = T::zero();
-            for p in 0..k {
-                let x = if conj { a2[[i, p]].conj_() } else { a2[[i, p]] };
-                s = s + x * b2[[j, p]];
-            }
-            out.push(s);
-        }
-    }
-    ArrayD::from_shape_vec(IxDyn(&shape), out).unwrap()
 }
 
 /// Runs `inner` (or `inner_conj`), checks the result, returns the BLAS calls made.
@@ -99,7 +39,7 @@ fn calls<T: Elem>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, conj: bool) -> C
     });
     assert_eq!(
         got,
-        naive(a, b, conj),
+        naive::inner(a, b, conj),
         "a {:?} {:?}, b {:?} {:?}",
         a.shape(),
         a.strides(),
