@@ -195,10 +195,10 @@ pub trait InnerExt<A, D: Dimension>: private::Sealed {
     ///
     /// # Performance
     ///
-    /// For `Complex<f64>` products of 2^18 multiply-adds and more (default build),
-    /// four real GEMMs run on views of the real and imaginary parts: no copy at all.
-    /// Otherwise `self` is conjugated a block of 256 rows at a time into a scratch
-    /// buffer, never as a whole copy.
+    /// Matrix-matrix products (default build) run on the `gemm` crate, which
+    /// conjugates `self` while packing it: no copy at all. Tiny and matrix-vector
+    /// products, and BLAS builds, conjugate `self` a block of 256 rows at a time into
+    /// a scratch buffer, never as a whole copy.
     #[track_caller]
     fn inner_conj<E>(&self, rhs: &ArrayRef<A, E>) -> InnerOutput<A, D, E>
     where

@@ -12,7 +12,7 @@ use super::sealed::Kernel;
 use super::tiny::is_tiny;
 use crate::paths::{record, Path};
 
-/// Rows of `a` conjugated at a time by [`gemm_conj_nt`]: enough that `b` is packed
+/// Rows of `a` conjugated at a time by `gemm_conj_nt`: enough that `b` is packed
 /// rarely, few enough that the scratch stays small.
 pub const CONJ_BLOCK_ROWS: usize = 256;
 

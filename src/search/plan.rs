@@ -35,7 +35,7 @@ pub(crate) struct Plan {
     pub split: Split,
 }
 
-/// Most queries that take [`Kernel::Few`]; more go to GEMM. Measured on CI's
+/// Most queries that take `Kernel::Few`; more go to GEMM. Measured on CI's
 /// 2-core AMD EPYC (Zen 1, AVX2), one thread, f32, k = 10, median of 10
 /// (`examples/search.rs --random N,d,Q`), few-query kernel / GEMM:
 /// `(100000, 128)` 16 queries 21.0 / 23.0 ms, 32 queries 38.1 / 34.1 ms;
@@ -46,14 +46,14 @@ pub const QUERY_BLOCK: usize = 1024;
 /// Bytes of database rows' scores per query in a GEMM block: 1024 scores of
 /// f32, 512 of f64. With [`QUERY_BLOCK`] the scratch block is 4 MiB.
 pub const GEMM_DB_BLOCK_BYTES: usize = 4096;
-/// Bytes of database rows per [`Kernel::Few`] block: 128 KiB stays in the L2
+/// Bytes of database rows per `Kernel::Few` block: 128 KiB stays in the L2
 /// cache while every query tile passes over it.
 pub const FEW_DB_BLOCK_BYTES: usize = 128 << 10;
 
 /// Below this many multiply-adds (`Q·N·d`) a GEMM search stays on the calling
 /// thread: thread start-up would cost more than it saves.
 pub const PARALLEL_MIN_MACS: usize = 1 << 24;
-/// Below this many database elements read (`N·d`) a [`Kernel::Few`] search stays
+/// Below this many database elements read (`N·d`) a `Kernel::Few` search stays
 /// on the calling thread (a 1 MiB f32 database takes about 40 µs to read).
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 /// Fewest queries per task when the queries are split over threads.
