@@ -77,8 +77,10 @@ pub enum InnerError {
     /// An axis given to [`tensordot`](crate::InnerExt::tensordot) is out of range for
     /// its operand (a 0-d operand has none).
     TensordotAxisOutOfBounds {
-        /// `"a"` or `"b"`: which operand the axis belongs to.
-        operand: &'static str,
+        /// `'a'` or `'b'`: which operand the axis belongs to (a `char`, where
+        /// [`AxisOutOfBounds`](InnerError::AxisOutOfBounds) has a `&str`, to keep the
+        /// error small).
+        operand: char,
         /// The axis that was asked for.
         axis: usize,
         /// Shape of the left operand.
@@ -93,8 +95,8 @@ pub enum InnerError {
     /// An axis appears twice in one operand's axes given to
     /// [`tensordot`](crate::InnerExt::tensordot).
     TensordotRepeatedAxis {
-        /// `"a"` or `"b"`: which operand the axis belongs to.
-        operand: &'static str,
+        /// `'a'` or `'b'`: which operand the axis belongs to.
+        operand: char,
         /// The repeated axis.
         axis: usize,
         /// Shape of the left operand.
@@ -334,7 +336,7 @@ impl fmt::Display for InnerError {
                 axes_a,
                 axes_b,
             } => {
-                let ndim = if *operand == "a" { a_shape.len() } else { b_shape.len() };
+                let ndim = if *operand == 'a' { a_shape.len() } else { b_shape.len() };
                 write!(
                     f,
                     "axis {axis} is out of bounds for array of dimension {ndim} (operand {operand}; {})",

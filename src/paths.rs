@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum Path {
     /// A 0-d operand: elementwise products, no kernel.
     Scalar,
-    /// An operand whose leading axes could not be merged by strides was copied.
+    /// An operand whose leading axes (for `tensordot`, its free or its contracted axes)
+    /// could not be merged by strides was copied.
     OperandCopy,
     /// `inner_into` with an output not in standard layout, computed into a temporary.
     OutTemporary,

@@ -66,7 +66,7 @@ fn check_axes(a_shape: &[usize], b_shape: &[usize], axes_a: &[Axis], axes_b: &[A
             axes_b,
         });
     }
-    for (operand, list, ndim) in [("a", &list_a, a_shape.len()), ("b", &list_b, b_shape.len())] {
+    for (operand, list, ndim) in [('a', &list_a, a_shape.len()), ('b', &list_b, b_shape.len())] {
         if let Some(&axis) = list.iter().find(|&&axis| axis >= ndim) {
             let (a_shape, b_shape, axes_a, axes_b) = call();
             return Err(InnerError::TensordotAxisOutOfBounds {
@@ -79,7 +79,7 @@ fn check_axes(a_shape: &[usize], b_shape: &[usize], axes_a: &[Axis], axes_b: &[A
             });
         }
     }
-    for (operand, list) in [("a", &list_a), ("b", &list_b)] {
+    for (operand, list) in [('a', &list_a), ('b', &list_b)] {
         let repeated = list.iter().enumerate().find(|&(i, axis)| list[..i].contains(axis));
         if let Some((_, &axis)) = repeated {
             let (a_shape, b_shape, axes_a, axes_b) = call();

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use common::naive;
 use half::{bf16, f16};
 use half_ref::{Half, Rule};
-use ndarray::{arr0, s, Array, Array2, ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
+use ndarray::{arr0, s, Array, Array2, Array3, ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
 use ndarray_inner::paths::{count, Path};
 use ndarray_inner::search::{top_k, FlatIndex, Metric, TopK};
 use ndarray_inner::InnerExt;
@@ -441,6 +441,72 @@ fn search_blocks_and_plans() {
     assert_eq!(hits.scores, want.scores);
 }
 
+/// `tensordot` merges each operand's groups of axes by strides into one kernel call:
+/// no copy for C order, for F order (the pairs laid out in memory order), for a
+/// broadcast single-axis group; one copy for an operand whose free axes cannot merge,
+/// or whose contracted axes are in the other operand's opposite memory order. A 0-d
+/// operand goes through the kernel too (no `Scalar` path).
+fn tensordot_views_and_copies() {
+    let c =
+        |shape: (usize, usize, usize)| Array::from_shape_fn(shape, |(i, j, k)| ((i * 7 + j * 3 + k) % 11) as f64 - 5.0);
+    let fortran = |a: &Array3<f64>| {
+        let mut f = Array3::zeros(a.raw_dim().f());
+        f.assign(a);
+        f
+    };
+    let run = |a: ArrayViewD<'_, f64>, b: ArrayViewD<'_, f64>, axes_a: &[usize], axes_b: &[usize]| {
+        let (pa, pb): (Vec<Axis>, Vec<Axis>) = (
+            axes_a.iter().map(|&i| Axis(i)).collect(),
+            axes_b.iter().map(|&i| Axis(i)).collect(),
+        );
+        let (got, paths) = taken(|| a.tensordot(&b, &pa, &pb));
+        // Against inner over the same contraction, the operands copied into C order
+        // with the contracted axes last (the paths of those calls are not counted).
+        let last = |v: &ArrayViewD<'_, f64>, axes: &[usize]| {
+            let mut order: Vec<usize> = (0..v.ndim()).filter(|i| !axes.contains(i)).collect();
+            order.extend_from_slice(axes);
+            let moved = v.view().permuted_axes(IxDyn(&order));
+            let free: usize = moved.shape()[..v.ndim() - axes.len()].iter().product();
+            let k: usize = moved.shape()[v.ndim() - axes.len()..].iter().product();
+            moved
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order((free, k))
+                .unwrap()
+        };
+        let want = naive::inner(&dyn2(&last(&a, axes_a)), &dyn2(&last(&b, axes_b)), false);
+        assert_eq!(got.as_slice().unwrap(), want.as_slice().unwrap());
+        paths
+    };
+    let tiny = expect(&[(Path::FloatTiny, 1)]);
+    let copied = expect(&[(Path::OperandCopy, 1), (Path::FloatTiny, 1)]);
+    let (a, b) = (c((2, 3, 4)), c((3, 4, 5)));
+    assert_eq!(run(a.view().into_dyn(), b.view().into_dyn(), &[1, 2], &[0, 1]), tiny);
+    let (fa, fb) = (fortran(&a), fortran(&b));
+    assert_eq!(run(fa.view().into_dyn(), fb.view().into_dyn(), &[1, 2], &[0, 1]), tiny);
+    // F order, two free axes: they cannot merge row-major.
+    let b_lead = c((4, 5, 2));
+    assert_eq!(run(fa.view().into_dyn(), b_lead.view().into_dyn(), &[2], &[0]), copied);
+    // Pairs crossed against b's memory order: one of the two operands is copied.
+    let b_crossed = c((4, 3, 5));
+    assert_eq!(
+        run(a.view().into_dyn(), b_crossed.view().into_dyn(), &[1, 2], &[1, 0]),
+        copied
+    );
+    // A broadcast contracted axis alone in its group is a zero stride, no copy.
+    let column = Array2::from_shape_fn((3, 1), |(i, _)| i as f64 + 1.0);
+    let wide = column.broadcast((3, 4)).unwrap().into_dyn();
+    let m = c((4, 2, 1)).into_shape_with_order((4, 2)).unwrap();
+    assert_eq!(run(wide, m.view().into_dyn(), &[1], &[0]), tiny);
+    // Broadcast beside another free axis: copied.
+    let row = c((2, 1, 4));
+    let spread = row.broadcast((2, 3, 4)).unwrap().into_dyn();
+    assert_eq!(run(spread, m.view().into_dyn(), &[2], &[0]), copied);
+    // A 0-d operand: the outer product through the kernel.
+    let s = arr0(2.0).into_dyn();
+    assert_eq!(run(s.view(), m.view().into_dyn(), &[], &[]), tiny);
+}
+
 /// One test, so that no other test's calls land in the counters between a call and
 /// its check, and so that it can tell whether the cases above reached every path.
 #[test]
@@ -457,6 +523,7 @@ fn each_path_is_taken_by_its_inputs_and_every_path_is_reached() {
     half_widened();
     bool_words();
     search_blocks_and_plans();
+    tensordot_views_and_copies();
     let missed: Vec<Path> = Path::ALL
         .into_iter()
         .filter(|&p| p.is_compiled() && count(p) == 0)

@@ -748,7 +748,7 @@ fn every_error_names_the_shapes_and_axes() {
     assert!(matches!(
         error_of(&a, &b, &[4], &[0]),
         InnerError::TensordotAxisOutOfBounds {
-            operand: "a",
+            operand: 'a',
             axis: 4,
             ..
         }
@@ -756,7 +756,7 @@ fn every_error_names_the_shapes_and_axes() {
     assert!(matches!(
         error_of(&a, &b, &[0, 2], &[2, 2]),
         InnerError::TensordotRepeatedAxis {
-            operand: "b",
+            operand: 'b',
             axis: 2,
             ..
         }
