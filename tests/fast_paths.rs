@@ -9,7 +9,7 @@
 
 use ndarray::{s, Array, Array2, ArrayD, ArrayView2, ArrayViewD, IxDyn, ShapeBuilder};
 use ndarray_inner::thresholds::{
-    integer_blocking, is_tiny, CONJ_BLOCK_ROWS, FOUR_REAL_MACS, INTEGER_NC, TINY_LONG_MACS, TINY_MACS, TINY_OUTPUTS,
+    integer_blocking, is_tiny, CONJ_BLOCK_ROWS, INTEGER_NC, SMALL_GEMM_MACS, TINY_LONG_MACS, TINY_MACS, TINY_OUTPUTS,
 };
 use ndarray_inner::{InnerExt, InnerScalar};
 use ndarray_inner_test_kit::{filled, naive};
@@ -178,16 +178,17 @@ fn tiny_edges_every_type() {
     each::<u16>();
 }
 
-/// Complex<f64> at and past the size where it runs as four real GEMMs on its real
-/// and imaginary parts, `inner` and `inner_conj`, in every layout.
+/// Complex<f64> on the `gemm` crate, which conjugates while packing, at and around
+/// the size where real GEMMs move to it from matrixmultiply, `inner` and
+/// `inner_conj`, in every layout (negative and stepped strides included).
 #[test]
-fn complex_four_real_gemms() {
+fn complex_gemm_crate() {
     type C = Complex<f64>;
-    // A cube of FOUR_REAL_MACS multiply-adds, one row less, and a ragged one past it.
-    let e = (FOUR_REAL_MACS as f64).cbrt().round() as usize;
+    // A cube of SMALL_GEMM_MACS multiply-adds, one row less, and a ragged one past it.
+    let e = (SMALL_GEMM_MACS as f64).cbrt().round() as usize;
     for (m, n, k) in [(e, e, e), (e - 1, e, e), (e + 6, e + 1, e - 3)] {
         let macs = m * n * k;
-        assert!(macs + e * e >= FOUR_REAL_MACS);
+        assert!(macs + e * e >= SMALL_GEMM_MACS);
         let a = filled::<C>(&[m, k], 71);
         let b = filled::<C>(&[n, k], 73);
         let wide = filled::<C>(&[m, 2 * k], 79);
@@ -202,9 +203,9 @@ fn complex_four_real_gemms() {
         let bcast = row.broadcast(IxDyn(&[n, k])).unwrap();
         for av in &a_views {
             for bv in [b.view(), bcast.view(), b.slice(s![.., ..;-1]).into_dyn()] {
-                check(av, &bv, "four real GEMMs");
+                check(av, &bv, "complex GEMM");
                 let got: ArrayD<C> = av.inner_conj(&bv);
-                assert_eq!(got, naive::inner(av, &bv, true), "four real GEMMs, conj");
+                assert_eq!(got, naive::inner(av, &bv, true), "complex GEMM, conj");
             }
         }
     }

@@ -25,11 +25,13 @@ impl Threads {
     }
 
     fn parallelism(self) -> gemm::Parallelism {
-        #[cfg(feature = "rayon")]
-        if self.0 > 1 {
-            return gemm::Parallelism::Rayon(self.0);
+        match self.0 {
+            0 | 1 => gemm::Parallelism::None,
+            #[cfg(feature = "rayon")]
+            n => gemm::Parallelism::Rayon(n),
+            #[cfg(not(feature = "rayon"))]
+            _ => gemm::Parallelism::None,
         }
-        gemm::Parallelism::None
     }
 }
 
