@@ -1043,6 +1043,8 @@ fn every_fixture_file_is_tested() {
             name.strip_suffix(".json").map(str::to_string)
         })
         .collect();
+    // tests/tensordot.rs reads its own fixture file.
+    found.retain(|name| name != "tensordot");
     found.sort();
     let mut tested: Vec<String> = CATEGORIES
         .iter()
