@@ -3,7 +3,7 @@
 //!
 //! DataFusion calls a scalar function once per record batch. With a constant
 //! query (an array literal, the usual case) the batch's vectors are one
-//! `(rows, d)` matrix read in place ([`crate::vectors`]) and the scores are one
+//! `(rows, d)` matrix read in place (`vectors.rs`) and the scores are one
 //! matrix-vector product of the crate's kernels; the query is read once, never
 //! copied onto every row. With a column of queries each row is scored against
 //! its own query.

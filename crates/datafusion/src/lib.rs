@@ -1,5 +1,5 @@
 //! [ndarray-inner](ndarray_inner)'s kernels and exact search for data in
-//! Arrow tables: SQL functions for DataFusion, many-query [`knn`] as a
+//! Arrow tables: SQL functions for DataFusion, many-query [`knn()`] as a
 //! DataFusion plan, and (feature `ballista`) both on a Ballista cluster.
 //!
 //! ```
@@ -24,7 +24,7 @@
 //!
 //! - [`register`]: `array_inner_product(v, q)`, `array_cosine_similarity(v, q)`
 //!   and `array_squared_distance(v, q)` ([`functions`]).
-//! - [`knn`]: the `k` best rows for each of many queries, one GEMM per record
+//! - [`knn()`]: the `k` best rows for each of many queries, one GEMM per record
 //!   batch, one partial top-k per partition, one exact merge.
 //! - `ballista` (feature): an in-process cluster (`ballista::standalone`),
 //!   the codecs that carry `knn` plans between processes, and the binaries

@@ -1,4 +1,4 @@
-//! The codecs that carry [`knn`](crate::knn) plans between Ballista's client,
+//! The codecs that carry [`knn`](crate::knn()) plans between Ballista's client,
 //! scheduler and executors: [`KnnLogicalCodec`] for the [`KnnTable`] in a
 //! logical plan, [`KnnPhysicalCodec`] for [`KnnPartialExec`] and
 //! [`KnnMergeExec`]. Everything else goes to Ballista's own codecs.

@@ -1,4 +1,4 @@
-//! The crate's SQL functions and [`knn`](crate::knn) on Ballista (feature
+//! The crate's SQL functions and [`knn`](crate::knn()) on Ballista (feature
 //! `ballista`).
 //!
 //! Ballista runs a plan on executors that resolve SQL functions by name from
