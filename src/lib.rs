@@ -19,8 +19,11 @@
 //! - [`search`]: exact top-k and range search by inner product, cosine or L2
 //!   distance, over arrays or a [`FlatIndex`](search::FlatIndex) with ids and filters.
 #![warn(missing_docs)]
-// The crate's own code has no `unsafe`; `forbid` is not possible because ndarray's `s!` and
-// multiversion's dispatch expand to code that allows it locally.
+// `unsafe` is denied crate-wide and allowed, each time with a `// SAFETY:` comment, only in the
+// AVX2 search kernels (src/search/kernel/avx2.rs, entered after run-time detection), the gemm
+// crate's raw-pointer GEMM (src/kernel/gemm_crate.rs), `madvise` on large outputs (src/output.rs)
+// and the file mapping of `open_mmap` (src/search/io.rs). `forbid` is not possible because
+// ndarray's `s!` and multiversion's dispatch expand to code that allows it locally.
 #![deny(unsafe_code)]
 
 // Links the system OpenBLAS that ndarray's `blas` feature calls into.
