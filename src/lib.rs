@@ -18,12 +18,16 @@
 //! - [`InnerDim`]: the typed output dimensions.
 //! - [`search`]: exact top-k and range search by inner product, cosine or L2
 //!   distance, over arrays or a [`FlatIndex`](search::FlatIndex) with ids and filters.
+//! - [`isa()`]: the instruction-set level ([`Isa`]) the kernels run at, detected once
+//!   per process and lowered by `NDARRAY_INNER_ISA=portable|avx2|avx512`.
 #![warn(missing_docs)]
 // `unsafe` is denied crate-wide and allowed, each time with a `// SAFETY:` comment, only in the
-// AVX2 search kernels (src/search/kernel/avx2.rs, entered after run-time detection), the gemm
-// crate's raw-pointer GEMM (src/kernel/gemm_crate.rs), `madvise` on large outputs (src/output.rs)
-// and the file mapping of `open_mmap` (src/search/io.rs). `forbid` is not possible because
-// ndarray's `s!` and multiversion's dispatch expand to code that allows it locally.
+// calls into code compiled for a level run-time detection found (src/isa.rs): the AVX2 search
+// kernels (src/search/kernel/avx2.rs and their dispatch in kernel/mod.rs) and the integer
+// micro-kernels' AVX-512 and AVX2 copies (src/kernel/integer.rs); the gemm crate's raw-pointer
+// GEMM (src/kernel/gemm_crate.rs), `madvise` on large outputs (src/output.rs) and the file
+// mapping of `open_mmap` (src/search/io.rs). `forbid` is not possible because ndarray's `s!`
+// and multiversion's dispatch expand to code that allows it locally.
 #![deny(unsafe_code)]
 
 // Links the system OpenBLAS that ndarray's `blas` feature calls into.
@@ -32,6 +36,7 @@ extern crate blas_src;
 
 mod error;
 mod ext;
+mod isa;
 mod kernel;
 mod output;
 #[doc(hidden)]
@@ -43,6 +48,7 @@ pub mod thresholds;
 
 pub use error::InnerError;
 pub use ext::{InnerExt, InnerOutput};
+pub use isa::{isa, Isa};
 pub use kernel::InnerScalar;
 pub use shape::InnerDim;
 pub mod search;

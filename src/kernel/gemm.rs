@@ -10,6 +10,7 @@ use num_complex::Complex;
 use super::gemm_crate::{self, GemmElement, Threads};
 use super::sealed::Kernel;
 use super::tiny::is_tiny;
+use crate::isa::{isa, Isa};
 use crate::paths::{record, Path};
 
 /// Rows of `a` conjugated at a time by `gemm_conj_nt`: enough that `b` is packed
@@ -25,25 +26,36 @@ pub(crate) enum Engine {
     Ndarray,
 }
 
-/// The engine per element type and shape class, by measurement; see each impl.
+/// The engine per element type, shape class and instruction-set level, by
+/// measurement; see each impl. Both engines pick their own kernels from the CPU
+/// (the `gemm` crate's AVX-512 ones since its `x86-v4` feature is on, matrixmultiply's
+/// since its `avx512` feature is), whatever the level says; the level decides which
+/// engine runs, from the figures measured at that level.
 pub(crate) trait EngineChoice: GemmElement {
     /// The engine for a GEMM-sized `(m, k) . (n, k)` without BLAS.
-    fn engine(m: usize, n: usize, k: usize) -> Engine;
+    fn engine(m: usize, n: usize, k: usize, isa: Isa) -> Engine;
 }
 
 /// Real products below this many multiply-adds run on matrixmultiply, whose setup
-/// is lighter; from here on the `gemm` crate is faster. Measured on the CI machine
-/// (AMD EPYC Zen 1, AVX2), one thread, into a reused output, matrixmultiply time /
-/// `gemm` time: 16³ f32 0.62, f64 0.91; 24³ 1.07 and 1.16; 64³ 1.10 and 1.42;
-/// 256³ 1.06 and 1.52; 1024² 1.05 and 1.49; (1000,768).(20000,768) 1.05 and 1.46;
-/// (16,128).(100000,128) f32 0.95, (64,128).(100000,128) 1.0; on two threads
-/// 256³ f32 1.86 (matrixmultiply keeps that size on one thread).
+/// is lighter; from here on the `gemm` crate is faster. One thread, into a reused
+/// output, matrixmultiply time / `gemm` time, at each level measured:
+/// - `Isa::Avx2`, the CI machine (AMD EPYC Zen 1): 16³ f32 0.62, f64 0.91; 24³ 1.07
+///   and 1.16; 64³ 1.10 and 1.42; 256³ 1.06 and 1.52; 1024² 1.05 and 1.49;
+///   (1000,768).(20000,768) 1.05 and 1.46; (16,128).(100000,128) f32 0.95,
+///   (64,128).(100000,128) 1.0; on two threads 256³ f32 1.86 (matrixmultiply keeps
+///   that size on one thread).
+/// - `Isa::Avx512`, an AMD EPYC Zen 4 (both engines on their AVX-512 kernels):
+///   16³ f32 0.82, f64 0.91; 24³ 1.37 and 0.98; 32³ 1.65 and 1.06; 64³ 1.26-1.33
+///   and 1.03; 256³ 0.99 and 0.96-1.00; 512³ 0.93 and 0.97; 1024² 0.97 and 1.16
+///   (`inner` against ndarray's `dot`); (1000,768).(20000,768) 1.22 and 1.06;
+///   (16,128).(100000,128) f32 1.82. The same crossover.
+/// - `Isa::Portable`: not measured; the same rule.
 pub const SMALL_GEMM_MACS: usize = 1 << 14;
 
 macro_rules! real_engine {
     ($($t:ty),*) => {$(
         impl EngineChoice for $t {
-            fn engine(m: usize, n: usize, k: usize) -> Engine {
+            fn engine(m: usize, n: usize, k: usize, _isa: Isa) -> Engine {
                 if m.saturating_mul(n).saturating_mul(k) < SMALL_GEMM_MACS {
                     Engine::Ndarray
                 } else {
@@ -57,13 +69,18 @@ real_engine!(f32, f64);
 
 /// Complex products always run on the `gemm` crate, which conjugates while packing
 /// (no conjugated copy for `inner_conj`). matrixmultiply time / `gemm` time, one
-/// thread: 32³ `Complex<f32>` 1.70, `Complex<f64>` 1.54; 128³ 1.40 and 1.56;
-/// 1024² 1.28 and 1.3 (matrixmultiply's complex kernel; four real GEMMs on it were
-/// slower still: 4 × 185 ms for 1024² f64 parts against 500 ms).
+/// thread:
+/// - `Isa::Avx2` (Zen 1): 32³ `Complex<f32>` 1.70, `Complex<f64>` 1.54; 128³ 1.40
+///   and 1.56; 1024² 1.28 and 1.3 (matrixmultiply's complex kernel; four real GEMMs
+///   on it were slower still: 4 × 185 ms for 1024² f64 parts against 500 ms).
+/// - `Isa::Avx512` (Zen 4): 8³ 0.99 and 1.68; 16³ 1.14 and 1.06; 32³ 2.10 and
+///   1.66; 128³ 1.86 and 1.39; 256³ 1.30 and 1.54; `Complex<f64>` 1024² 1.31
+///   (`inner` against ndarray's `dot`).
+/// - `Isa::Portable`: not measured; the same rule.
 macro_rules! complex_engine {
     ($($t:ty),*) => {$(
         impl EngineChoice for Complex<$t> {
-            fn engine(_m: usize, _n: usize, _k: usize) -> Engine {
+            fn engine(_m: usize, _n: usize, _k: usize, _isa: Isa) -> Engine {
                 Engine::GemmCrate
             }
         }
@@ -75,7 +92,7 @@ complex_engine!(f32, f64);
 /// product (neither tiny nor a matrix-vector product), without BLAS, of a type and
 /// shape class where it measures faster.
 pub(crate) fn runs_on_gemm_crate<A: EngineChoice>(m: usize, n: usize, k: usize) -> bool {
-    !cfg!(feature = "cblas") && is_gemm_sized(m, n, k) && A::engine(m, n, k) == Engine::GemmCrate
+    !cfg!(feature = "cblas") && is_gemm_sized(m, n, k) && A::engine(m, n, k, isa()) == Engine::GemmCrate
 }
 
 /// What the output holds when a product starts.
@@ -211,5 +228,25 @@ fn gemm_conj_nt<A: EngineChoice + Kernel>(a: ArrayView2<'_, A>, b: ArrayView2<'_
         let block = a.slice(s![start..end, ..]).mapv(Kernel::conj);
         gemm_nt(block.view(), b, c.slice_mut(s![start..end, ..]), false, Output::Unknown);
         start = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine decisions at every level, whatever this machine is.
+    #[test]
+    fn engines_per_level() {
+        for level in Isa::ALL {
+            assert_eq!(f32::engine(16, 16, 16, level), Engine::Ndarray, "{level}");
+            assert_eq!(f64::engine(24, 24, 24, level), Engine::Ndarray, "{level}");
+            assert_eq!(f64::engine(32, 32, 16, level), Engine::GemmCrate, "{level}");
+            assert_eq!(f32::engine(1024, 1024, 1024, level), Engine::GemmCrate, "{level}");
+            assert_eq!(f32::engine(16, 100_000, 128, level), Engine::GemmCrate, "{level}");
+            assert_eq!(f64::engine(usize::MAX, 2, 2, level), Engine::GemmCrate, "{level}");
+            assert_eq!(Complex::<f64>::engine(8, 8, 8, level), Engine::GemmCrate, "{level}");
+            assert_eq!(Complex::<f32>::engine(2, 2, 2, level), Engine::GemmCrate, "{level}");
+        }
     }
 }

@@ -5,9 +5,10 @@
 //! values), a block of `MC` rows of `A` into `MR`-wide micro-panels, and the
 //! micro-kernel accumulates the `MR x NR` outer products of one `k` step after the
 //! other in a tile of accumulators that the compiler keeps in vector registers
-//! (one row of the tile is 256 bytes, four AVX-512 vectors; `multiversion` builds
-//! AVX-512 and AVX2 copies and picks one at run time). No horizontal sums, no bounds
-//! checks in the inner loop (fixed-size arrays), no `unsafe`. Wrapping `*` and `+`
+//! (one row of the tile is 256 bytes, four AVX-512 vectors; the micro-kernels are
+//! compiled for AVX-512, AVX2 and the baseline, and the copy of the level in use runs,
+//! the only `unsafe` here). No horizontal sums, no bounds checks in the inner loop
+//! (fixed-size arrays). Wrapping `*` and `+`
 //! give NumPy's results exactly: arithmetic modulo 2^bits does not depend on the
 //! order of the sum. Measured on one Zen 4 core at 512²: i64 17 G multiply-adds/s,
 //! i32 32 G (ndarray's generic `dot`: 2.8 and 5.9; NumPy: 1.7 and 1.6).
@@ -16,10 +17,10 @@
 //! split into one band of rows per thread of rayon's pool (`RAYON_NUM_THREADS`),
 //! one fork-join per call; smaller ones never touch the pool.
 
-use multiversion::multiversion;
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 use super::tiny::is_tiny;
+use crate::isa::{isa, Isa};
 use crate::paths::{record, Path};
 
 /// A primitive integer with the wrapping operations the kernel needs.
@@ -309,27 +310,50 @@ fn row_update<T: WrappingInt, const NR: usize>(acc: &mut [T; NR], a: T, b: &[T; 
 // values of `B`. The rows are written out one by one (not a loop over rows): LLVM
 // then vectorises each row across its `NR` lanes and keeps the whole tile in
 // registers; with a row loop it vectorised across rows with gathers, ten times slower.
+// Each is compiled three times, for AVX-512, for AVX2 and for the baseline target,
+// and the copy of the level in use (`crate::isa()`) runs.
 macro_rules! micro_kernels {
     ($($name:ident: $mr:literal [$($a:ident $r:ident),*];)*) => {$(
-        #[multiversion(targets(
-            "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
-            "x86_64+avx2+fma",
-            "aarch64+neon"
-        ))]
         fn $name<T: WrappingInt, const NR: usize>(a_panel: &[T], b_panel: &[T], out: &mut [[T; NR]; $mr]) {
-            let mut acc = [[T::default(); NR]; $mr];
-            for (a_k, b_k) in a_panel.chunks_exact($mr).zip(b_panel.chunks_exact(NR)) {
-                let a_k: &[T; $mr] = a_k.try_into().expect("MR values");
-                let b_k: &[T; NR] = b_k.try_into().expect("NR values");
-                let [$($a),*] = *a_k;
-                let [$($r),*] = &mut acc;
-                $(row_update($r, $a, b_k);)*
-            }
-            for r in 0..$mr {
-                for j in 0..NR {
-                    out[r][j] = out[r][j].wrapping_add_(acc[r][j]);
+            /// The tile's loop, inlined into each copy below.
+            #[inline(always)]
+            fn tile<T: WrappingInt, const NR: usize>(a_panel: &[T], b_panel: &[T], out: &mut [[T; NR]; $mr]) {
+                let mut acc = [[T::default(); NR]; $mr];
+                for (a_k, b_k) in a_panel.chunks_exact($mr).zip(b_panel.chunks_exact(NR)) {
+                    let a_k: &[T; $mr] = a_k.try_into().expect("MR values");
+                    let b_k: &[T; NR] = b_k.try_into().expect("NR values");
+                    let [$($a),*] = *a_k;
+                    let [$($r),*] = &mut acc;
+                    $(row_update($r, $a, b_k);)*
+                }
+                for r in 0..$mr {
+                    for j in 0..NR {
+                        out[r][j] = out[r][j].wrapping_add_(acc[r][j]);
+                    }
                 }
             }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+            fn avx512<T: WrappingInt, const NR: usize>(a_panel: &[T], b_panel: &[T], out: &mut [[T; NR]; $mr]) {
+                tile(a_panel, b_panel, out)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<T: WrappingInt, const NR: usize>(a_panel: &[T], b_panel: &[T], out: &mut [[T; NR]; $mr]) {
+                tile(a_panel, b_panel, out)
+            }
+            #[cfg(target_arch = "x86_64")]
+            match isa() {
+                // SAFETY: `isa()` is `Avx512` only where run-time detection found
+                // AVX-512 F, BW, VL and DQ besides AVX2 and FMA (src/isa.rs).
+                #[allow(unsafe_code)]
+                Isa::Avx512 => return unsafe { avx512(a_panel, b_panel, out) },
+                // SAFETY: `isa()` is `Avx2` only where run-time detection found AVX2 and FMA.
+                #[allow(unsafe_code)]
+                Isa::Avx2 => return unsafe { avx2(a_panel, b_panel, out) },
+                Isa::Portable => {}
+            }
+            tile(a_panel, b_panel, out)
         }
     )*};
 }

@@ -365,6 +365,7 @@ fn plan_of<A: SearchScalar, S: StoredScalar<Compute = A>>(search: &Search<'_, A,
         std::mem::size_of::<A>(),
         threads(),
         gemm_is_threaded(),
+        crate::isa(),
     )
 }
 

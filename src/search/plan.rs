@@ -1,7 +1,9 @@
 //! How a search runs: which kernel computes the inner products and how the
-//! work is split over threads, as a pure function of the sizes and of the
-//! thread counts (passed in, never read here), so that a unit test can check
-//! every decision.
+//! work is split over threads, as a pure function of the sizes, of the thread
+//! counts and of the instruction-set level (all passed in, never read here), so
+//! that a unit test can check every decision at every level.
+
+use crate::isa::Isa;
 
 /// Which kernel computes a block's inner products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,12 +37,27 @@ pub(crate) struct Plan {
     pub split: Split,
 }
 
-/// Most queries that take `Kernel::Few`; more go to GEMM. Measured on CI's
-/// 2-core AMD EPYC (Zen 1, AVX2), one thread, f32, k = 10, median of 10
-/// (`examples/search.rs --random N,d,Q`), few-query kernel / GEMM:
-/// `(100000, 128)` 16 queries 21.0 / 23.0 ms, 32 queries 38.1 / 34.1 ms;
-/// `(20000, 768)` 16 queries 20.1 / 23.5 ms, 32 queries 36.8 / 37.0 ms.
+/// Most queries that take `Kernel::Few`; more go to GEMM (see [`few_queries_max`]).
 pub const FEW_QUERIES_MAX: usize = 16;
+
+/// Most queries that take `Kernel::Few` at `isa`. One thread, f32, k = 10
+/// (`examples/search.rs --random N,d,Q`), few-query kernel / GEMM:
+/// - `Isa::Avx2`, CI's 2-core AMD EPYC (Zen 1), medians of 10: `(100000, 128)` 16
+///   queries 21.0 / 23.0 ms, 32 queries 38.1 / 34.1 ms; `(20000, 768)` 16 queries
+///   20.1 / 23.5 ms, 32 queries 36.8 / 37.0 ms.
+/// - `Isa::Avx512`, a 2-core AMD EPYC Zen 4 (the AVX2 kernels, the `gemm` crate's
+///   AVX-512 GEMM): `(100000, 128)` 16 queries 9.4 ms few-query, 17 queries 12.4 ms
+///   and 32 queries 17.0 ms by GEMM; `(20000, 768)` 12.5 ms, 18.9 ms and 23.4 ms.
+/// - `Isa::Portable` (the plain-Rust tiles, which `multiversion` still compiles for
+///   the CPU's vectors), on that Zen 4: 16 queries 9.1 ms and 12.1 ms, 17 by GEMM
+///   15.0 and 17.6 ms.
+///
+/// The same crossover at every level measured.
+pub const fn few_queries_max(isa: Isa) -> usize {
+    match isa {
+        Isa::Portable | Isa::Avx2 | Isa::Avx512 => FEW_QUERIES_MAX,
+    }
+}
 /// Rows of queries per GEMM block (more queries form several blocks).
 pub const QUERY_BLOCK: usize = 1024;
 /// Bytes of database rows' scores per query in a GEMM block: 1024 scores of
@@ -73,9 +90,17 @@ pub(crate) fn db_block_rows(kernel: Kernel, d: usize, elem_bytes: usize) -> usiz
 
 /// The plan for `q` queries against `n` rows of length `d`: `threads` rayon
 /// threads (1 without the `rayon` feature), `gemm_threaded` whether the GEMM has
-/// threads of its own (matrixmultiply's or BLAS's).
-pub(crate) fn plan(q: usize, n: usize, d: usize, elem_bytes: usize, threads: usize, gemm_threaded: bool) -> Plan {
-    let kernel = if q <= FEW_QUERIES_MAX {
+/// threads of its own (the `gemm` crate's or BLAS's), `isa` the level in use.
+pub(crate) fn plan(
+    q: usize,
+    n: usize,
+    d: usize,
+    elem_bytes: usize,
+    threads: usize,
+    gemm_threaded: bool,
+    isa: Isa,
+) -> Plan {
+    let kernel = if q <= few_queries_max(isa) {
         Kernel::Few
     } else {
         Kernel::Gemm
@@ -134,7 +159,7 @@ mod tests {
     #[test]
     fn few_queries_split_the_database_once_it_is_worth_a_thread() {
         // One query, (100000, 128): every thread reads its part.
-        let p = plan(1, 100_000, 128, F32, 2, true);
+        let p = plan(1, 100_000, 128, F32, 2, true, Isa::Avx2);
         assert_eq!(
             p,
             Plan {
@@ -142,28 +167,61 @@ mod tests {
                 split: Split::Database(2)
             }
         );
-        assert_eq!(plan(16, 20_000, 768, F32, 4, false).split, Split::Database(4));
+        assert_eq!(
+            plan(16, 20_000, 768, F32, 4, false, Isa::Avx2).split,
+            Split::Database(4)
+        );
         // A small database stays on the calling thread; so does one thread.
-        assert_eq!(plan(1, 1000, 128, F32, 2, true).split, Split::Sequential);
-        assert_eq!(plan(16, 100_000, 128, F32, 1, true).split, Split::Sequential);
+        assert_eq!(plan(1, 1000, 128, F32, 2, true, Isa::Avx2).split, Split::Sequential);
+        assert_eq!(plan(16, 100_000, 128, F32, 1, true, Isa::Avx2).split, Split::Sequential);
         // Never more parts than blocks (of 128 KiB: 256 rows of 128, 16 of 8192).
-        assert_eq!(plan(1, 2048, 128, F32, 8, true).split, Split::Database(8));
-        assert_eq!(plan(1, 40, 8192, F32, 8, true).split, Split::Database(3));
+        assert_eq!(plan(1, 2048, 128, F32, 8, true, Isa::Avx2).split, Split::Database(8));
+        assert_eq!(plan(1, 40, 8192, F32, 8, true, Isa::Avx2).split, Split::Database(3));
     }
 
     #[test]
     fn many_queries_take_gemm_threaded_inside_or_split() {
-        assert_eq!(plan(FEW_QUERIES_MAX, 10, 4, F32, 1, false).kernel, Kernel::Few);
-        assert_eq!(plan(FEW_QUERIES_MAX + 1, 10, 4, F32, 1, false).kernel, Kernel::Gemm);
+        assert_eq!(
+            plan(FEW_QUERIES_MAX, 10, 4, F32, 1, false, Isa::Avx2).kernel,
+            Kernel::Few
+        );
+        assert_eq!(
+            plan(FEW_QUERIES_MAX + 1, 10, 4, F32, 1, false, Isa::Avx2).kernel,
+            Kernel::Gemm
+        );
         // (1000, 128) queries: the GEMM's own threads, scans on rayon.
-        assert_eq!(plan(1000, 100_000, 128, F32, 2, true).split, Split::ThreadedGemm);
+        assert_eq!(
+            plan(1000, 100_000, 128, F32, 2, true, Isa::Avx2).split,
+            Split::ThreadedGemm
+        );
         // A single-threaded GEMM: the queries split, or, for too few, the database.
-        assert_eq!(plan(1000, 100_000, 128, F32, 2, false).split, Split::Queries(2));
-        assert_eq!(plan(100, 100_000, 128, F32, 2, false).split, Split::Database(2));
+        assert_eq!(
+            plan(1000, 100_000, 128, F32, 2, false, Isa::Avx2).split,
+            Split::Queries(2)
+        );
+        assert_eq!(
+            plan(100, 100_000, 128, F32, 2, false, Isa::Avx2).split,
+            Split::Database(2)
+        );
         // Short rows: too small for the GEMM to thread.
-        assert_eq!(plan(4096, 2048, 2, F32, 2, true).split, Split::Queries(2));
+        assert_eq!(plan(4096, 2048, 2, F32, 2, true, Isa::Avx2).split, Split::Queries(2));
         // Too little work for threads at all.
-        assert_eq!(plan(100, 100, 8, F32, 2, true).split, Split::Sequential);
+        assert_eq!(plan(100, 100, 8, F32, 2, true, Isa::Avx2).split, Split::Sequential);
+    }
+
+    /// The same decisions at every level (the figures of `few_queries_max`).
+    #[test]
+    fn every_level_plans_alike() {
+        for isa in Isa::ALL {
+            assert_eq!(few_queries_max(isa), FEW_QUERIES_MAX);
+            assert_eq!(plan(16, 100_000, 128, F32, 2, true, isa).kernel, Kernel::Few, "{isa}");
+            assert_eq!(plan(17, 100_000, 128, F32, 2, true, isa).kernel, Kernel::Gemm, "{isa}");
+            assert_eq!(
+                plan(1, 100_000, 128, F32, 2, true, isa).split,
+                Split::Database(2),
+                "{isa}"
+            );
+        }
     }
 
     #[test]

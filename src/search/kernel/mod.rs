@@ -2,9 +2,10 @@
 //! products for a few queries, exact squared distances, norms. They know nothing
 //! of heaps or results.
 //!
-//! Each element type picks its implementation once per call: the AVX2 and FMA
-//! intrinsics of [`avx2`] on x86-64 machines that have both (checked at run
-//! time), the plain Rust of [`portable`] elsewhere. Every function sums in a
+//! Each call runs the kernels of the instruction-set level in use
+//! ([`crate::isa()`], detected once per process; [`kernels_for`] says which
+//! kernels each level runs): the AVX2, FMA and F16C intrinsics of [`avx2`], or
+//! the plain Rust of [`portable`]. Every function sums in a
 //! fixed order of its own, so a value never depends on the batch or the thread
 //! it was computed in; each inner product is within the usual bound
 //! `gamma_d * sum_k |q_k x_k|` of the exact one (`gamma_n = n u / (1 - n u)`,
@@ -16,6 +17,7 @@ mod avx2;
 mod portable;
 
 use super::SearchScalar;
+use crate::isa::{isa, Isa};
 
 /// The kernels of one element type. Public in a private module: users can
 /// neither name nor implement it (it seals [`SearchScalar`]).
@@ -28,41 +30,60 @@ pub trait SearchKernels: Sized {
     fn l2(q: &[Self], x: &[Self]) -> Self;
 }
 
-/// Whether this machine runs the [`avx2`] kernels.
-#[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+/// Which kernels run at each instruction-set level: the [`avx2`] ones from
+/// `Isa::Avx2` up, AVX-512 machines included, where AVX-512 variants measured
+/// slower. On the 2-core AMD EPYC Zen 4 (AVX-512), one thread, f32,
+/// `examples/search.rs --random N,d,Q --metric ip`, medians of one process each,
+/// AVX2 kernels / AVX-512 kernels: 512-bit vectors (the same tiles, twice the
+/// lanes) one query against `(100000, 128)` 2.5-2.9 / 2.9-5.1 ms, 16 queries
+/// 9.1-9.5 / 10.5-15.4 ms; 256-bit vectors in 4-query tiles (AVX-512's 32
+/// registers) 16 queries 9.0-9.3 / 10.4-10.6 ms against `(100000, 128)` and
+/// 11.7 / 10.6-10.9 ms against `(20000, 768)`. Not measured on an Intel
+/// AVX-512 machine (two 512-bit FMA units on Ice Lake servers, one pair of
+/// 256-bit halves on Zen 4): the next measurement there may change this row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernels {
+    /// [`portable`]: plain Rust, vectorised by the compiler.
+    Portable,
+    /// [`avx2`]: AVX2, FMA and F16C intrinsics.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx2,
+}
+
+/// The kernels for `level` (a pure function, tested for every level).
+fn kernels_for(level: Isa) -> Kernels {
+    match level {
+        Isa::Portable => Kernels::Portable,
+        Isa::Avx2 | Isa::Avx512 => Kernels::Avx2,
+    }
+}
+
+/// Calls `avx2::$simd::$f($args)` where the level in use runs the AVX2 kernels,
+/// and evaluates `$portable` (the whole call) elsewhere.
+macro_rules! dispatch {
+    ($simd:ident :: $f:ident ($($arg:expr),*), $portable:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        if kernels_for(isa()) == Kernels::Avx2 {
+            // SAFETY: `isa()` is `Avx2` or above only where run-time detection found
+            // AVX2, FMA and F16C (src/isa.rs), every feature the AVX2 kernels enable.
+            #[allow(unsafe_code)]
+            return unsafe { avx2::$simd::$f($($arg),*) };
+        }
+        $portable
+    }};
 }
 
 macro_rules! search_kernels {
     ($($t:ident => $simd:ident),*) => {$(
         impl SearchKernels for $t {
             fn dots_few(qs: &[$t], xs: &[$t], d: usize, out: &mut [$t]) {
-                #[cfg(target_arch = "x86_64")]
-                if has_avx2_fma() {
-                    // SAFETY: the function needs AVX2 and FMA, both detected just above.
-                    #[allow(unsafe_code)]
-                    return unsafe { avx2::$simd::dots_few(qs, xs, d, out) };
-                }
-                portable::dots_few(qs, xs, d, out)
+                dispatch!($simd::dots_few(qs, xs, d, out), portable::dots_few(qs, xs, d, out))
             }
             fn sq_norms(xs: &[$t], d: usize, out: &mut [$t]) {
-                #[cfg(target_arch = "x86_64")]
-                if has_avx2_fma() {
-                    // SAFETY: the function needs AVX2 and FMA, both detected just above.
-                    #[allow(unsafe_code)]
-                    return unsafe { avx2::$simd::sq_norms(xs, d, out) };
-                }
-                portable::sq_norms(xs, d, out)
+                dispatch!($simd::sq_norms(xs, d, out), portable::sq_norms(xs, d, out))
             }
             fn l2(q: &[$t], x: &[$t]) -> $t {
-                #[cfg(target_arch = "x86_64")]
-                if has_avx2_fma() {
-                    // SAFETY: the function needs AVX2 and FMA, both detected just above.
-                    #[allow(unsafe_code)]
-                    return unsafe { avx2::$simd::l2(q, x) };
-                }
-                portable::l2_exact(q, x)
+                dispatch!($simd::l2(q, x), portable::l2_exact(q, x))
             }
         }
     )*};
@@ -70,35 +91,23 @@ macro_rules! search_kernels {
 
 search_kernels!(f32 => f32s, f64 => f64s);
 
-/// Whether this machine runs the [`avx2`] kernels for `f16` rows (F16C too).
-#[cfg(target_arch = "x86_64")]
-fn has_avx2_fma_f16c() -> bool {
-    has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c")
-}
-
 /// [`dots_few`] for `f32` queries and database rows stored as `half::f16`,
-/// widened in registers; without the instructions, the block is widened into a
-/// scratch and [`dots_few`] runs on it. Either way the result is that of
-/// [`dots_few`] on the widened rows, bit for bit.
+/// widened in registers; at `Isa::Portable` the block is widened into a scratch
+/// and [`dots_few`] runs on it. Either way the result is that of [`dots_few`] on
+/// the widened rows, bit for bit.
 pub(crate) fn dots_few_f16(qs: &[f32], xs: &[half::f16], d: usize, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if d > 0 && has_avx2_fma_f16c() {
-        // SAFETY: the function needs AVX2, FMA and F16C, all detected just above.
-        #[allow(unsafe_code)]
-        return unsafe { avx2::f16s::dots_few(qs, xs, d, out) };
+    if d == 0 {
+        return dots_few(qs, &widened(xs), d, out);
     }
-    dots_few(qs, &widened(xs), d, out)
+    dispatch!(f16s::dots_few(qs, xs, d, out), dots_few(qs, &widened(xs), d, out))
 }
 
 /// [`dots_few_f16`] for rows stored as `half::bf16`.
 pub(crate) fn dots_few_bf16(qs: &[f32], xs: &[half::bf16], d: usize, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if d > 0 && has_avx2_fma() {
-        // SAFETY: the function needs AVX2 and FMA, both detected just above.
-        #[allow(unsafe_code)]
-        return unsafe { avx2::bf16s::dots_few(qs, xs, d, out) };
+    if d == 0 {
+        return dots_few(qs, &widened(xs), d, out);
     }
-    dots_few(qs, &widened(xs), d, out)
+    dispatch!(bf16s::dots_few(qs, xs, d, out), dots_few(qs, &widened(xs), d, out))
 }
 
 /// `xs` widened to `f32`, for the fallbacks.
@@ -108,15 +117,12 @@ fn widened<H: half::slice::HalfFloatSliceExt + ?Sized>(xs: &H) -> Vec<f32> {
 
 /// `dst[i] = src[i]` widened to `f32`, eight at a time with F16C.
 pub(crate) fn widen_f16(src: &[half::f16], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma_f16c() {
-        // SAFETY: the function needs AVX2, FMA and F16C, all detected just above.
-        #[allow(unsafe_code)]
-        return unsafe { avx2::f16s::widen_slice(src, dst) };
-    }
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = s.to_f32();
-    }
+    dispatch!(
+        f16s::widen_slice(src, dst),
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = s.to_f32();
+        }
+    )
 }
 
 /// `dst[i] = src[i]` widened to `f32`: a bf16 is the top half of an f32's bits
@@ -263,26 +269,82 @@ mod tests {
         }
     }
 
-    /// The AVX2 kernels against the portable ones (same results within rounding,
-    /// both called directly), when this machine has AVX2.
+    /// The AVX2 kernels, called directly (whatever `NDARRAY_INNER_ISA` says), against
+    /// the portable ones when this machine has AVX2: small integers, so every order
+    /// of summation gives the exact value and the results must be equal.
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn avx2_and_portable_agree() {
-        if !has_avx2_fma() {
+    fn the_avx2_kernels_agree_with_the_portable_ones() {
+        use half::{bf16, f16};
+        if Isa::detected() < Isa::Avx2 {
             return;
         }
-        for d in [1, 8, 13, 128, 200] {
-            let (nq, n) = (5, 7);
-            let qs: Vec<f64> = values(nq * d, 5, true);
-            let xs: Vec<f64> = values(n * d, 6, true);
-            let (mut a, mut b) = (vec![0.0; nq * n], vec![0.0; nq * n]);
-            portable::dots_few(&qs, &xs, d, &mut a);
-            // SAFETY: AVX2 and FMA were detected above.
-            #[allow(unsafe_code)]
-            unsafe {
-                avx2::f64s::dots_few(&qs, &xs, d, &mut b)
-            };
-            assert_eq!(a, b, "d {d}");
+        {
+            for d in [1, 8, 13, 16, 31, 33, 128, 200] {
+                for (nq, n) in [(1, 1), (1, 7), (2, 9), (5, 7), (3, 12)] {
+                    let q64 = values(nq * d, 5 + d as u64, true);
+                    let x64 = values(n * d, 6 + n as u64, true);
+                    let (q32, x32): (Vec<f32>, Vec<f32>) = (
+                        q64.iter().map(|&v| v as f32).collect(),
+                        x64.iter().map(|&v| v as f32).collect(),
+                    );
+                    let (xh, xb): (Vec<f16>, Vec<bf16>) = (
+                        x32.iter().map(|&v| f16::from_f32(v)).collect(),
+                        x32.iter().map(|&v| bf16::from_f32(v)).collect(),
+                    );
+                    let mut want64 = vec![0.0; nq * n];
+                    portable::dots_few(&q64, &x64, d, &mut want64);
+                    let mut want32 = vec![0.0; nq * n];
+                    portable::dots_few(&q32, &x32, d, &mut want32);
+                    let mut norms64 = vec![0.0; n];
+                    portable::sq_norms(&x64, d, &mut norms64);
+                    let (mut g64, mut g32, mut gh, mut gb) = (
+                        vec![0.0; nq * n],
+                        vec![0.0; nq * n],
+                        vec![0.0; nq * n],
+                        vec![0.0; nq * n],
+                    );
+                    let mut n64 = vec![0.0; n];
+                    let mut widened = vec![0.0f32; n * d];
+                    // SAFETY: AVX2, FMA and F16C were detected above.
+                    let l2_64 = |q: &[f64], x: &[f64]| -> f64 {
+                        #[allow(unsafe_code)]
+                        unsafe {
+                            avx2::f64s::l2(q, x)
+                        }
+                    };
+                    // SAFETY: AVX2, FMA and F16C were detected above.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        avx2::f64s::dots_few(&q64, &x64, d, &mut g64);
+                        avx2::f32s::dots_few(&q32, &x32, d, &mut g32);
+                        avx2::f16s::dots_few(&q32, &xh, d, &mut gh);
+                        avx2::bf16s::dots_few(&q32, &xb, d, &mut gb);
+                        avx2::f64s::sq_norms(&x64, d, &mut n64);
+                        avx2::f16s::widen_slice(&xh, &mut widened);
+                    }
+                    let at = format!("d {d} ({nq}, {n})");
+                    assert_eq!(g64, want64, "f64 {at}");
+                    assert_eq!(g32, want32, "f32 {at}");
+                    assert_eq!(gh, want32, "f16 rows {at}");
+                    assert_eq!(gb, want32, "bf16 rows {at}");
+                    assert_eq!(n64, norms64, "norms {at}");
+                    assert_eq!(widened, x32, "widening {at}");
+                    for i in 0..nq {
+                        for j in 0..n {
+                            let (q, x) = (&q64[i * d..(i + 1) * d], &x64[j * d..(j + 1) * d]);
+                            assert_eq!(l2_64(q, x), portable::l2_exact(q, x), "l2 {at} [{i}, {j}]");
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    #[test]
+    fn each_level_runs_its_kernels() {
+        assert_eq!(kernels_for(Isa::Portable), Kernels::Portable);
+        assert_eq!(kernels_for(Isa::Avx2), Kernels::Avx2);
+        assert_eq!(kernels_for(Isa::Avx512), Kernels::Avx2);
     }
 }
