@@ -12,7 +12,8 @@
 //! shapes comma-separated, LAYOUT `c` (C order, the default), `f` (F order), `strided`
 //! (every other element of the last axis) or `bcast` (`b` one row broadcast).
 //! Each output line is `SPEC<TAB>inner_median<TAB>dot_median<TAB>samples`.
-//! The thread count follows `RAYON_NUM_THREADS` and `MATMUL_NUM_THREADS`.
+//! The thread count follows `RAYON_NUM_THREADS` and `MATMUL_NUM_THREADS`, the kernels'
+//! level `NDARRAY_INNER_ISA`; `bench_inner --isa` prints that level and exits.
 
 use std::hint::black_box;
 use std::io::BufRead;
@@ -233,6 +234,11 @@ fn parse_shape(s: &str) -> Vec<usize> {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--isa") {
+        // For scripts/compare_numpy.py: the kernels' level, then nothing else.
+        println!("{} (detected {})", ndarray_inner::isa(), ndarray_inner::Isa::detected());
+        return;
+    }
     let budget = Duration::from_secs_f64(
         std::env::var("BENCH_BUDGET_S")
             .ok()
@@ -240,7 +246,9 @@ fn main() {
             .unwrap_or(1.0),
     );
     eprintln!(
-        "bench_inner: features blas={} rayon={}; RAYON_NUM_THREADS={:?} MATMUL_NUM_THREADS={:?}",
+        "bench_inner: kernels {} (detected {}); features blas={} rayon={}; RAYON_NUM_THREADS={:?} MATMUL_NUM_THREADS={:?}",
+        ndarray_inner::isa(),
+        ndarray_inner::Isa::detected(),
         cfg!(feature = "blas"),
         cfg!(feature = "rayon"),
         std::env::var("RAYON_NUM_THREADS").ok(),

@@ -92,6 +92,11 @@ fn parse_args() -> Result<Options, String> {
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--isa" => {
+                // For the benchmark scripts: the kernels' level, then nothing else.
+                println!("{} (detected {})", ndarray_inner::isa(), ndarray_inner::Isa::detected());
+                std::process::exit(0);
+            }
             "--metric" => {
                 opts.metric = match args.next().as_deref() {
                     Some("ip") => Metric::InnerProduct,

@@ -300,6 +300,33 @@ def crate_args(metric, filt, store="f32", mmap_dir=None):
     return args
 
 
+def cpu_description():
+    """The CPU model and the vector instruction sets it offers, from /proc/cpuinfo."""
+    model, flags, family = "unknown CPU", set(), {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() in ("cpu family", "model") and key.strip() not in family:
+                    family[key.strip()] = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    sets = [s for s in ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
+                        "avx512_vpopcntdq", "avx512_bf16", "avx512_fp16") if s in flags]
+    ids = f", family {family.get('cpu family', '?')} model {family.get('model', '?')}" if family else ""
+    return f"{model}{ids} ({os.cpu_count()} CPUs; {' '.join(sets) or 'no AVX2'})"
+
+
+def crate_isa(binary, env):
+    """The crate's kernels' level in `binary` under `env`: 'LEVEL (detected LEVEL)'."""
+    p = subprocess.run([binary, "--isa"], env=env, capture_output=True, text=True)
+    return p.stdout.strip() or f"unknown ({p.stderr.strip()[:200]})"
+
+
 def run_crate(runner, exe, db_path, q_path, k, t, reps, min_time, metric, filt, store="f32", mmap_dir=None):
     cmd = [exe, db_path, q_path, str(k), "--reps", str(reps), "--min-time", str(min_time), "--show", "0"]
     out = runner.run(cmd + crate_args(metric, filt, store, mmap_dir), crate_env(t))
@@ -551,6 +578,8 @@ def main():
     print(f"numpy {info['numpy']}, faiss {info['faiss']}; peers' BLAS (OPENBLAS_CORETYPE/L2_SIZE unset):")
     for b in info["blas"]:
         print(f"  {b}")
+    print(f"CPU: {cpu_description()}")
+    print(f"crate kernels: {crate_isa(exe, dict(os.environ))} (NDARRAY_INNER_ISA lowers it)")
     print(f"crate: {exe} (features: {opts.features or 'default'}); rounds {opts.rounds}, per process at least "
           f"{opts.reps} searches and {opts.min_time} s of them; k = {opts.k}; f32, seeded standard normal")
     if show_store:

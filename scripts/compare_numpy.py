@@ -16,7 +16,9 @@ Threads: the crate gets RAYON_NUM_THREADS and MATMUL_NUM_THREADS, NumPy and the
 system OpenBLAS (feature blas) OPENBLAS_NUM_THREADS, all set to the same number;
 NumPy's is also enforced with threadpoolctl. NumPy runs with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset (in its own command only), so its OpenBLAS picks its kernel
-by itself; the kernel it reports is printed.
+by itself; the kernel it reports is printed, with the CPU model, its vector
+instruction sets and the crate's kernels' level (`--crate-env NDARRAY_INNER_ISA=avx2`
+lowers it, to compare the levels on one machine).
 """
 
 import argparse
@@ -186,6 +188,33 @@ def run_numpy(specs, threads, budget):
     return json.loads(p.stdout)
 
 
+def cpu_description():
+    """The CPU model and the vector instruction sets it offers, from /proc/cpuinfo."""
+    model, flags, family = "unknown CPU", set(), {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() in ("cpu family", "model") and key.strip() not in family:
+                    family[key.strip()] = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    sets = [s for s in ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
+                        "avx512_vpopcntdq", "avx512_bf16", "avx512_fp16") if s in flags]
+    ids = f", family {family.get('cpu family', '?')} model {family.get('model', '?')}" if family else ""
+    return f"{model}{ids} ({os.cpu_count()} CPUs; {' '.join(sets) or 'no AVX2'})"
+
+
+def crate_isa(binary, env):
+    """The crate's kernels' level in `binary` under `env`: 'LEVEL (detected LEVEL)'."""
+    p = subprocess.run([binary, "--isa"], env=env, capture_output=True, text=True)
+    return p.stdout.strip() or f"unknown ({p.stderr.strip()[:200]})"
+
+
 def system_openblas_core():
     """The kernel the system OpenBLAS (feature blas) picks in this environment."""
     try:
@@ -263,6 +292,11 @@ def main():
     print(f"NumPy {np_info['numpy']}, BLAS (OPENBLAS_CORETYPE/L2_SIZE unset): {np_info['blas']}")
     if "blas" in ",".join(args.features):
         print(f"system OpenBLAS for --features blas: {system_openblas_core()}")
+    print(f"CPU: {cpu_description()}")
+    for f in args.features:
+        binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release",
+                              "examples", f"bench_inner-{f}")
+        print(f"crate kernels ({f}): {crate_isa(binary, dict(os.environ, **CRATE_ENV))}")
     print(f"load average at end: {os.getloadavg()}; rounds={args.rounds}, budget={args.budget}s per shape")
     if CRATE_ENV:
         print(f"crate runs with extra environment: {CRATE_ENV}")
