@@ -25,8 +25,9 @@
 // calls into code compiled for a level run-time detection found (src/isa.rs): the AVX2 search
 // kernels (src/search/kernel/avx2.rs and their dispatch in kernel/mod.rs) and the integer
 // micro-kernels' AVX-512 and AVX2 copies (src/kernel/integer.rs); the gemm crate's raw-pointer
-// GEMM (src/kernel/gemm_crate.rs), `madvise` on large outputs (src/output.rs) and the file
-// mapping of `open_mmap` (src/search/io.rs). `forbid` is not possible because ndarray's `s!`
+// GEMM (src/kernel/gemm_crate.rs), `madvise` on large outputs (src/output.rs), the file
+// mapping of `open_mmap` (src/search/io.rs) and the atomic folder swap of `save`
+// (`renameat2`, src/search/save.rs). `forbid` is not possible because ndarray's `s!`
 // and multiversion's dispatch expand to code that allows it locally.
 #![deny(unsafe_code)]
 

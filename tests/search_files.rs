@@ -16,6 +16,12 @@
 //!   untouched; a save that fails (parent a regular file, no parent, a write cut
 //!   short by a file-size limit in a child process) leaves nothing `load`
 //!   accepts and no temporary folder.
+//! - A save killed at each of its file-system steps in turn (a child process
+//!   aborted by the debug builds' `NDARRAY_INNER_CRASH_AT`), to a new path, over
+//!   another index and over the same one, leaves the old or the new index,
+//!   complete (for a new path: the new one or nothing loadable), never a mix; the
+//!   next save succeeds and removes the crashed one's temporary folders. Two
+//!   processes saving to one path at once leave one of the two, complete.
 //! - Bad folders give `Io` / `BadFile` naming the file at fault, with a Display
 //!   that starts with its path: truncated, extended or non-.npy `vectors.npy`,
 //!   another format version or element type (the message names the one held),
@@ -800,6 +806,156 @@ fn a_save_cut_short_by_a_full_disk_leaves_nothing_behind() {
         &[Array2::ones((1, 3))],
         "the old index after the failed save",
     );
+}
+
+// ---------------------------------------------------------------------------
+// Crashes: a save killed at every one of its steps
+
+const CRASH_CHILD: &str = "NDI_SEARCH_FILES_CRASH_PATH";
+
+/// The two indexes of the crash tests, with ids and norms (cosine): every file of
+/// the layout is written.
+fn crash_index(which: &str) -> FlatIndex<f32> {
+    let (seed, n) = if which == "old" { (21, 40) } else { (22, 60) };
+    let mut rng = Rng(seed);
+    let ids = (0..n).map(|i| 3 * i + seed as usize).collect();
+    FlatIndex::<f32>::with_ids(rows(&mut rng, (n, 8)), ids, Metric::Cosine).unwrap()
+}
+
+/// The child of the crash tests: saves `crash_index(NDI_..._CRASH_INDEX)` to the
+/// path in `CRASH_CHILD`; nothing when run as a test of its own.
+#[test]
+fn crash_child_saves_an_index() {
+    let (Some(path), Ok(which)) = (
+        std::env::var_os(CRASH_CHILD),
+        std::env::var("NDI_SEARCH_FILES_CRASH_INDEX"),
+    ) else {
+        return;
+    };
+    crash_index(&which).save(PathBuf::from(path)).unwrap();
+}
+
+/// Runs the child saving `which` to `path`, aborted at its `crash_at`-th
+/// file-system step (debug builds count them); whether it finished.
+fn save_in_child(path: &Path, which: &str, crash_at: Option<usize>) -> bool {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "crash_child_saves_an_index", "--test-threads", "1"])
+        .env(CRASH_CHILD, path)
+        .env("NDI_SEARCH_FILES_CRASH_INDEX", which)
+        .env_remove("NDARRAY_INNER_CRASH_AT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(at) = crash_at {
+        cmd.env("NDARRAY_INNER_CRASH_AT", at.to_string());
+    }
+    cmd.status().unwrap().success()
+}
+
+/// Which of `candidates` the folder at `path` holds, loaded and mapped alike
+/// (`None`: nothing loadable, by either).
+fn held(path: &Path, candidates: &[&str], what: &str) -> Option<String> {
+    let batches = [queries::<f32>(&mut Rng(23), (3, 8))];
+    let loaded = FlatIndex::<f32>::load(path);
+    let mapped = FlatIndex::<f32>::open_mmap(path);
+    assert_eq!(loaded.is_ok(), mapped.is_ok(), "{what}: load and open_mmap disagree");
+    let (Ok(loaded), Ok(mapped)) = (loaded, mapped) else {
+        return None;
+    };
+    let found = candidates
+        .iter()
+        .find(|c| {
+            let want = crash_index(c);
+            loaded.len() == want.len() && loaded.ids().eq(want.ids())
+        })
+        .unwrap_or_else(|| panic!("{what}: the folder holds neither of {candidates:?} (a mixed index)"));
+    let want = crash_index(found);
+    assert_same_index(&want, &loaded, &batches, &format!("{what}: loaded"));
+    assert_same_index(&want, &mapped, &batches, &format!("{what}: mapped"));
+    Some(found.to_string())
+}
+
+/// A save killed (aborted) at each of its file-system steps in turn, for a new
+/// path, over another index, and over the same index: the path holds the old
+/// index or the new one, complete, loaded and mapped alike (for a new path, the
+/// new index or nothing loadable); the next save succeeds and removes what the
+/// crashed one left beside the path.
+#[test]
+fn a_save_killed_at_any_step_leaves_the_old_or_the_new_index() {
+    if !cfg!(debug_assertions) {
+        println!("skipped: the crash steps exist in debug builds only");
+        return;
+    }
+    let dir = TempDir::new("crash");
+    for (case, before) in [("create", None), ("replace", Some("old")), ("re-save", Some("new"))] {
+        let mut steps = None;
+        for at in 1..200 {
+            let path = dir.join(&format!("{case}-{at}"));
+            if let Some(before) = before {
+                crash_index(before).save(&path).unwrap();
+            }
+            let finished = save_in_child(&path, "new", Some(at));
+            let what = format!("{case}, killed at step {at}");
+            let found = held(&path, &["old", "new"], &what);
+            match (before, found.as_deref()) {
+                (_, Some("new")) => {}
+                (Some(b), Some(f)) => assert_eq!(f, b, "{what}"),
+                (None, None) => assert!(!finished, "{what}: a finished save left nothing"),
+                (b, f) => panic!("{what}: was {b:?}, holds {f:?}"),
+            }
+            if finished {
+                assert_eq!(found.as_deref(), Some("new"), "{what}");
+            }
+            // The next save works and cleans up after the crashed one.
+            crash_index("old").save(&path).unwrap();
+            assert_eq!(
+                held(&path, &["old"], &format!("{what}, saved again")).as_deref(),
+                Some("old")
+            );
+            assert_eq!(
+                leftovers(&dir.0),
+                Vec::<String>::new(),
+                "{what}: litter after the next save"
+            );
+            fs::remove_dir_all(&path).unwrap();
+            if finished {
+                steps = Some(at - 1);
+                break;
+            }
+        }
+        let steps = steps.expect("the save finished within 200 steps");
+        println!("{case}: {steps} steps, each crashed once");
+        assert!(steps >= 15, "{case}: only {steps} crash steps");
+    }
+}
+
+/// Two processes saving different indexes to one path at once: the path ends
+/// with one of the two, complete, and nothing beside it.
+#[test]
+fn two_processes_saving_at_once_leave_one_complete_index() {
+    let dir = TempDir::new("race");
+    for round in 0..6 {
+        let path = dir.join(&format!("index-{round}"));
+        if round % 2 == 1 {
+            crash_index("old").save(&path).unwrap();
+        }
+        let spawn = |which: &str| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "crash_child_saves_an_index", "--test-threads", "1"])
+                .env(CRASH_CHILD, &path)
+                .env("NDI_SEARCH_FILES_CRASH_INDEX", which)
+                .env_remove("NDARRAY_INNER_CRASH_AT")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let (mut a, mut b) = (spawn("old"), spawn("new"));
+        assert!(
+            a.wait().unwrap().success() && b.wait().unwrap().success(),
+            "round {round}"
+        );
+        assert!(held(&path, &["old", "new"], &format!("race {round}")).is_some());
+        assert_eq!(leftovers(&dir.0), Vec::<String>::new(), "race {round}: litter");
+    }
 }
 
 // ---------------------------------------------------------------------------

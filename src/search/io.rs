@@ -4,14 +4,12 @@
 //! viewed in place). The folder's layout is documented once, in the search
 //! module's "Saved and memory-mapped indexes".
 //!
-//! A save writes the folder under a temporary name beside `path`, syncs it, and
-//! renames it into place (an existing index at `path` is set aside first and
-//! deleted after); a save that fails removes its temporary folder.
+//! A save goes through `save.rs`: the folder is written under a temporary name
+//! beside `path`, synced, and swapped into place atomically.
 
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{BufReader, Read};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use ndarray::Array2;
@@ -20,6 +18,7 @@ use py_literal::Value as PyValue;
 
 use super::index::{FlatIndex, Ids};
 use super::metric::Metric;
+use super::save::{save_folder, write_file};
 use super::storage::{Mapped, StoredScalar, Vectors};
 use super::topk::PADDING;
 use crate::InnerError;
@@ -67,46 +66,18 @@ impl<S: StoredScalar> FlatIndex<S> {
     /// One sequential write of the rows (`N·d` elements), the norms and ids, and
     /// an `fsync` of each file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), InnerError> {
-        let path = path.as_ref();
-        if path.exists() && !path.join(MANIFEST).is_file() {
-            return Err(InnerError::Io {
-                path: path.to_path_buf(),
-                kind: std::io::ErrorKind::AlreadyExists,
-                message: format!("exists and is not a saved FlatIndex (no {MANIFEST}): not overwritten"),
-            });
-        }
-        let tmp = sibling(path, "tmp")?;
-        fs::create_dir(&tmp).map_err(|e| InnerError::Io {
-            path: path.to_path_buf(),
-            kind: e.kind(),
-            message: format!("{e} (creating a temporary folder beside it)"),
-        })?;
-        let written = self.write_folder(&tmp).and_then(|()| replace(&tmp, path));
-        if written.is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
-        // An error inside the temporary folder (gone now) is reported for `path`,
-        // with the file that failed.
-        written.map_err(|err| match err {
-            InnerError::Io {
-                path: failed,
-                kind,
-                message,
-            } if failed.starts_with(&tmp) => {
-                let file = failed.strip_prefix(&tmp).map(Path::to_path_buf).unwrap_or_default();
-                let message = if file.as_os_str().is_empty() {
-                    format!("{message} (syncing the new folder)")
-                } else {
-                    format!("{message} (writing {})", file.display())
-                };
-                InnerError::Io {
+        let replaceable = |path: &Path| {
+            if path.join(MANIFEST).is_file() {
+                Ok(())
+            } else {
+                Err(InnerError::Io {
                     path: path.to_path_buf(),
-                    kind,
-                    message,
-                }
+                    kind: std::io::ErrorKind::AlreadyExists,
+                    message: format!("exists and is not a saved FlatIndex (no {MANIFEST}): not overwritten"),
+                })
             }
-            other => other,
-        })
+        };
+        save_folder(path.as_ref(), replaceable, |dir| self.write_folder(dir))
     }
 
     /// Loads an index saved by [`save`](FlatIndex::save) into memory; it can
@@ -338,11 +309,8 @@ impl<S: StoredScalar> FlatIndex<S> {
             None => text.push_str("ids = rows\n"),
             Some(next) => text.push_str(&format!("ids = {IDS}\nnext_id = {next}\n")),
         }
-        write_synced(&dir.join(MANIFEST), text.as_bytes())?;
-        // The folder's entries themselves, before the rename makes them visible.
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| InnerError::io(dir, &e))
+        // Last: a folder without its manifest is never taken for an index.
+        write_file(&dir.join(MANIFEST), &[text.as_bytes()])
     }
 }
 
@@ -640,52 +608,7 @@ fn write_npy_bytes(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) -> R
     let head = header
         .to_bytes()
         .map_err(|e| InnerError::bad_file(path, format!("cannot format a .npy header: {e}")))?;
-    let file = File::create(path).map_err(|e| InnerError::io(path, &e))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    out.write_all(&head)
-        .and_then(|()| out.write_all(bytes))
-        .and_then(|()| out.flush())
-        .map_err(|e| InnerError::io(path, &e))?;
-    out.get_ref().sync_all().map_err(|e| InnerError::io(path, &e))
-}
-
-/// Writes `bytes` to a new file at `path`, synced.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), InnerError> {
-    let mut file = File::create(path).map_err(|e| InnerError::io(path, &e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| InnerError::io(path, &e))
-}
-
-/// A fresh name beside `path`: `.<name>.<what>-<pid>-<n>`.
-fn sibling(path: &Path, what: &str) -> Result<PathBuf, InnerError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| InnerError::Io {
-        path: path.to_path_buf(),
-        kind: std::io::ErrorKind::InvalidInput,
-        message: "is not a folder name to save to".into(),
-    })?;
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut tmp = std::ffi::OsString::from(".");
-    tmp.push(name);
-    tmp.push(format!(".{what}-{}-{n}", std::process::id()));
-    Ok(path.with_file_name(tmp))
-}
-
-/// Moves the written folder `tmp` to `path`, replacing the index there if any.
-fn replace(tmp: &Path, path: &Path) -> Result<(), InnerError> {
-    if !path.exists() {
-        return fs::rename(tmp, path).map_err(|e| InnerError::io(path, &e));
-    }
-    // An index is there: set it aside, move the new one in, then delete the old.
-    let old = sibling(path, "old")?;
-    fs::rename(path, &old).map_err(|e| InnerError::io(path, &e))?;
-    if let Err(e) = fs::rename(tmp, path) {
-        let _ = fs::rename(&old, path);
-        return Err(InnerError::io(path, &e));
-    }
-    let _ = fs::remove_dir_all(&old);
-    Ok(())
+    write_file(path, &[&head, bytes])
 }
 
 /// The metric's name in the manifest.

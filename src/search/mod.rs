@@ -61,9 +61,28 @@
 //! | `ids.npy` | the caller's ids, `(rows,)`, `<u8`; with ids only |
 //!
 //! NumPy reads it as it is: `np.load("index/vectors.npy", mmap_mode="r")`
-//! (for `bf16`, `.view(ml_dtypes.bfloat16)`). A save writes a new folder beside
-//! the path and renames it into place, so a failed save leaves no folder that
-//! `load` accepts, and a mapped index is never written under.
+//! (for `bf16`, `.view(ml_dtypes.bfloat16)`).
+//!
+//! What a save guarantees:
+//! - **A crash of the saving process** (killed at any instant): the path holds
+//!   the complete old index or the complete new one (for a new path: the new
+//!   one or nothing), never a mix. The save writes a new folder beside the path
+//!   (`.<name>.tmp-<pid>-<n>`), syncs every file and the folder, and swaps it
+//!   into place with Linux's `renameat2(RENAME_EXCHANGE)`. The next save to the
+//!   same path removes the temporary folders that crashed saves left beside it
+//!   (those whose process is gone), and nothing else.
+//! - **A power loss**: the same once `save` has returned, since it syncs the
+//!   folder holding the path after the swap. During a save, the old index, or
+//!   the new one if the swap reached the disk.
+//! - **Without `RENAME_EXCHANGE`** (not Linux, or a file system that refuses
+//!   it): the old index is renamed aside and the new one renamed in; a crash
+//!   between those two renames leaves nothing at the path and the old index as
+//!   `.<name>.old-<pid>-<n>` beside it.
+//! - **Readers and writers at once**: two processes saving to one path end
+//!   with one of the two indexes, complete (no lock: each swap is atomic). An
+//!   index open with `open_mmap` keeps its old files (deleted, still mapped)
+//!   and answers as before until it is opened again; nothing is ever written
+//!   into a saved file.
 //!
 //! # Ranking
 //!
@@ -135,6 +154,7 @@ mod kernel;
 mod metric;
 pub(crate) mod plan;
 mod range;
+mod save;
 mod storage;
 mod topk;
 
