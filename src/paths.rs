@@ -106,12 +106,12 @@ impl Path {
     }
 
     /// Whether this build has the path: the threaded ones need the `rayon`
-    /// feature, and BLAS builds run every GEMM in BLAS.
+    /// feature, a search's GEMM threaded inside needs BLAS's threads (the `blas`
+    /// feature), and BLAS builds run every GEMM in BLAS.
     pub fn is_compiled(self) -> bool {
         match self {
-            Path::IntegerBands | Path::SearchThreadedGemm | Path::SearchSplitQueries | Path::SearchSplitDatabase => {
-                cfg!(feature = "rayon")
-            }
+            Path::IntegerBands | Path::SearchSplitQueries | Path::SearchSplitDatabase => cfg!(feature = "rayon"),
+            Path::SearchThreadedGemm => cfg!(feature = "rayon") && cfg!(feature = "blas"),
             Path::GemmCrate => !cfg!(feature = "cblas"),
             _ => true,
         }

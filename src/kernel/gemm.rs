@@ -109,9 +109,22 @@ pub(crate) enum Output {
 pub(crate) fn gemm_nt<A: EngineChoice + Kernel>(
     a: ArrayView2<'_, A>,
     b: ArrayView2<'_, A>,
+    c: ArrayViewMut2<'_, A>,
+    conj: bool,
+    output: Output,
+) {
+    gemm_nt_on(a, b, c, conj, output, Threads::current())
+}
+
+/// [`gemm_nt`] with the `gemm` crate on `threads` threads (the caller's rayon pool
+/// by default; one where the caller splits the work over its threads itself).
+pub(crate) fn gemm_nt_on<A: EngineChoice + Kernel>(
+    a: ArrayView2<'_, A>,
+    b: ArrayView2<'_, A>,
     mut c: ArrayViewMut2<'_, A>,
     conj: bool,
     output: Output,
+    threads: Threads,
 ) {
     let (m, k) = a.dim();
     let n = b.nrows();
@@ -127,9 +140,9 @@ pub(crate) fn gemm_nt<A: EngineChoice + Kernel>(
         if output == Output::Unknown {
             c.fill(A::zero());
         }
-        gemm_crate::gemm_nt_add(a, b, c.view_mut(), conj, Threads::current());
+        gemm_crate::gemm_nt_add(a, b, c.view_mut(), conj, threads);
     } else if conj {
-        gemm_conj_nt(a, b, c);
+        gemm_conj_nt(a, b, c, threads);
     } else if is_tiny(m, n, k) {
         record(Path::FloatTiny);
         tiny_nt(a, b, c);
@@ -219,14 +232,26 @@ fn dot_slices<A: LinalgScalar>(x: &[A], y: &[A]) -> A {
 
 /// `c ← conj(a) · bᵀ`, conjugating `a` a block of rows at a time into a small
 /// scratch rather than copying the whole operand.
-fn gemm_conj_nt<A: EngineChoice + Kernel>(a: ArrayView2<'_, A>, b: ArrayView2<'_, A>, mut c: ArrayViewMut2<'_, A>) {
+fn gemm_conj_nt<A: EngineChoice + Kernel>(
+    a: ArrayView2<'_, A>,
+    b: ArrayView2<'_, A>,
+    mut c: ArrayViewMut2<'_, A>,
+    threads: Threads,
+) {
     let m = a.nrows();
     let mut start = 0;
     while start < m {
         let end = (start + CONJ_BLOCK_ROWS).min(m);
         record(Path::ConjBlock);
         let block = a.slice(s![start..end, ..]).mapv(Kernel::conj);
-        gemm_nt(block.view(), b, c.slice_mut(s![start..end, ..]), false, Output::Unknown);
+        gemm_nt_on(
+            block.view(),
+            b,
+            c.slice_mut(s![start..end, ..]),
+            false,
+            Output::Unknown,
+            threads,
+        );
         start = end;
     }
 }

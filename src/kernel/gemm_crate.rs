@@ -12,7 +12,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar};
 /// How many threads a product may use: a value handed down from the caller's
 /// rayon pool, never read from the environment here.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Threads(pub usize);
+pub struct Threads(pub usize);
 
 impl Threads {
     /// The calling thread's rayon pool (`RAYON_NUM_THREADS` or the pool it is

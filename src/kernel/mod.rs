@@ -18,6 +18,8 @@ use std::fmt::Debug;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use num_complex::Complex;
 
+pub(crate) use gemm_crate::Threads;
+
 /// The element types `inner` accepts: `f32`, `f64`, `Complex<f32>`, `Complex<f64>`,
 /// every primitive integer (`i8`..`i64`, `isize`, `u8`..`u64`, `usize`), the
 /// half-precision floats `half::f16` and `half::bf16`, and `bool`.
@@ -77,6 +79,17 @@ pub(crate) mod sealed {
         fn inner_2d_zeroed(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, conj: bool) {
             Self::inner_2d(a, b, c, conj)
         }
+        /// [`inner_2d`](Kernel::inner_2d) without conjugation, on at most `threads`
+        /// threads where the type's kernel takes a thread count (the `gemm` crate's):
+        /// for callers that split the work over their threads themselves.
+        fn inner_2d_on(
+            a: ArrayView2<'_, Self>,
+            b: ArrayView2<'_, Self>,
+            c: ArrayViewMut2<'_, Self>,
+            _threads: Threads,
+        ) {
+            Self::inner_2d(a, b, c, false)
+        }
     }
 }
 
@@ -94,6 +107,9 @@ macro_rules! real_float {
             }
             fn inner_2d_zeroed(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, _conj: bool) {
                 gemm::gemm_nt(a, b, c, false, gemm::Output::Zeroed);
+            }
+            fn inner_2d_on(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>, threads: Threads) {
+                gemm::gemm_nt_on(a, b, c, false, gemm::Output::Unknown, threads);
             }
         }
         impl InnerScalar for $t {}

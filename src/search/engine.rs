@@ -14,8 +14,8 @@ use super::metric::Metric;
 use super::plan::{db_block_rows, Kernel, Plan, Split, QUERY_BLOCK};
 use super::storage::{extend_widened, StoredScalar};
 use super::SearchScalar;
+use crate::kernel::Threads;
 use crate::paths::{record, Path};
-use crate::InnerExt;
 
 /// One search's inputs, after the checks: queries of the computing type `A`,
 /// a database stored as `S` (`A` itself, or a half type widened block by block).
@@ -203,9 +203,12 @@ impl<'a, A: SearchScalar, S: StoredScalar<Compute = A>> Search<'a, A, S> {
                         record(Path::SearchBlock);
                         let block = block.expect("GEMM blocks are computing-type views");
                         let q_blk = ArrayView2::from_shape((q1 - q0, d).f(), &q_f[..]).expect("q_f holds the block");
-                        let mut o =
+                        let o =
                             ArrayViewMut2::from_shape((q1 - q0, width), &mut *out).expect("scratch holds the block");
-                        q_blk.inner_into(&block, &mut o).expect("shapes checked");
+                        // The GEMM's own threads only where the plan gives it the
+                        // threads (`ThreadedGemm`); inside a split, one thread each.
+                        let threads = if par_scan { Threads::current() } else { Threads(1) };
+                        A::inner_2d_on(q_blk, block, o, threads);
                     }
                 }
                 let rows = BlockRows {

@@ -21,7 +21,7 @@ pub(crate) enum Kernel {
 pub(crate) enum Split {
     /// Everything on the calling thread.
     Sequential,
-    /// One block after the other, each GEMM threaded inside (its own threads),
+    /// One block after the other, each GEMM threaded inside (BLAS's threads),
     /// the scan of each block split over the rayon threads.
     ThreadedGemm,
     /// The queries split into this many rayon tasks.
@@ -75,8 +75,9 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 24;
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 /// Fewest queries per task when the queries are split over threads.
 pub const MIN_QUERIES_PER_TASK: usize = 64;
-/// matrixmultiply gives an `(m, k) x (k, n)` product a second thread from
-/// `(m + n)·k >= 2^15` multiply-adds' worth of operands on.
+/// With BLAS threads (the `blas` feature), a GEMM block is worth threading
+/// inside from `(m + n)·k >= 2^15` multiply-adds' worth of operands on (where
+/// matrixmultiply, measured first, gave a product a second thread).
 pub const GEMM_THREADED_MIN_OPERANDS: usize = 1 << 15;
 
 /// Database rows per block for `kernel` and elements of `elem_bytes` bytes.
