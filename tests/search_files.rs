@@ -21,7 +21,9 @@
 //!   another index and over the same one, leaves the old or the new index,
 //!   complete (for a new path: the new one or nothing loadable), never a mix; the
 //!   next save succeeds and removes the crashed one's temporary folders. Two
-//!   processes saving to one path at once leave one of the two, complete.
+//!   processes saving to one path at once leave one of the two, complete. Eight
+//!   threads searching one shared index (loaded or mapped) get the sequential
+//!   answers.
 //! - Bad folders give `Io` / `BadFile` naming the file at fault, with a Display
 //!   that starts with its path: truncated, extended or non-.npy `vectors.npy`,
 //!   another format version or element type (the message names the one held),
@@ -955,6 +957,42 @@ fn two_processes_saving_at_once_leave_one_complete_index() {
         );
         assert!(held(&path, &["old", "new"], &format!("race {round}")).is_some());
         assert_eq!(leftovers(&dir.0), Vec::<String>::new(), "race {round}: litter");
+    }
+}
+
+/// Many threads searching one shared index (loaded and mapped, behind an `Arc`)
+/// at once get the answers of the same searches made one after the other.
+#[test]
+fn threads_sharing_one_index_get_the_sequential_answers() {
+    let mut rng = Rng(24);
+    let dir = TempDir::new("shared");
+    let path = dir.join("index");
+    let built = FlatIndex::<f32>::with_ids(
+        rows(&mut rng, (3000, 24)),
+        (0..3000).map(|i| 7 * i).collect(),
+        Metric::L2,
+    )
+    .unwrap();
+    built.save(&path).unwrap();
+    let batches: Vec<Array2<f32>> = [1, 5, 40].iter().map(|&q| queries::<f32>(&mut rng, (q, 24))).collect();
+    for (label, index) in [
+        ("loaded", FlatIndex::<f32>::load(&path).unwrap()),
+        ("mapped", FlatIndex::<f32>::open_mmap(&path).unwrap()),
+    ] {
+        let index = std::sync::Arc::new(index);
+        let want: Vec<TopK<f32>> = batches.iter().map(|q| index.search(q, 7).unwrap()).collect();
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let (index, batches, want) = (std::sync::Arc::clone(&index), &batches, &want);
+                scope.spawn(move || {
+                    for round in 0..20 {
+                        let b = (t + round) % batches.len();
+                        let got = index.search(&batches[b], 7).unwrap();
+                        assert_same_topk(&got, &want[b], &format!("{label}: thread {t}, round {round}"));
+                    }
+                });
+            }
+        });
     }
 }
 

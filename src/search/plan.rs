@@ -37,7 +37,8 @@ pub(crate) struct Plan {
     pub split: Split,
 }
 
-/// Most queries that take `Kernel::Few`; more go to GEMM (see [`few_queries_max`]).
+/// Most queries that take `Kernel::Few`; more go to GEMM (see `few_queries_max`, which
+/// gives it per instruction-set level with the figures).
 pub const FEW_QUERIES_MAX: usize = 16;
 
 /// Most queries that take `Kernel::Few` at `isa`. One thread, f32, k = 10
