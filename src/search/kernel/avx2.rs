@@ -32,16 +32,51 @@ fn chunked<T, const L: usize>(row: &[T], chunks: usize) -> &[[T; L]] {
 /// 5.0 ms at 16 KiB; rows stored as `f16` 3.5, 3.06, 2.78 and 3.05 ms.
 const PREFETCH_BYTES: usize = 8192;
 
-/// Asks for the cache lines `PREFETCH_BYTES` past those of `rows`.
+/// Which cache `dots_row` prefetches the rows into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PrefetchTo {
+    /// The L1 data cache (`prefetcht0`).
+    L1,
+    /// The L2 cache (`prefetcht1`).
+    L2,
+}
+
+/// Where the rows are prefetched at each instruction-set level, by measurement,
+/// one query, one thread, `examples/search.rs --random N,d,1`, into L1 / into L2:
+/// - `Isa::Avx2`, CI's AMD EPYC Zen 1: into L1, the only one measured (see
+///   [`PREFETCH_BYTES`]).
+/// - `Isa::Avx512`, an AMD EPYC Zen 4 (which runs these kernels): into L2. Two runs
+///   each: `(20000, 768)` f16 rows 3.3-3.7 / 1.3-1.6 ms, f32 3.4-3.8 / 3.4-3.9 ms;
+///   `(100000, 128)` f32 2.5-3.0 / 2.2-2.4 ms; but `(100000, 128)` f16 rows, which
+///   stay in the 32 MiB L3 between searches, 0.74-0.80 / 1.00-1.07 ms. Into L1, the
+///   48 prefetches of a pair of 768-long rows outrun the L1's miss buffers.
+pub(crate) fn prefetch_to(level: crate::isa::Isa) -> PrefetchTo {
+    match level {
+        crate::isa::Isa::Avx512 => PrefetchTo::L2,
+        _ => PrefetchTo::L1,
+    }
+}
+
+/// Asks for the cache lines `PREFETCH_BYTES` past those of `rows`, into the cache
+/// [`prefetch_to`] names for the level in use.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn prefetch_ahead<T>(rows: &[T]) {
     let bytes = std::mem::size_of_val(rows);
     let ahead = rows.as_ptr().cast::<i8>().wrapping_add(PREFETCH_BYTES);
-    for line in (0..bytes).step_by(64) {
-        // A hint that never faults, whatever the address (past the end of the
-        // rows it asks for lines that may not exist): a safe intrinsic.
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
+    // Hints that never fault, whatever the address (past the end of the rows they
+    // ask for lines that may not exist): safe intrinsics.
+    match prefetch_to(crate::isa::isa()) {
+        PrefetchTo::L1 => {
+            for line in (0..bytes).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
+            }
+        }
+        PrefetchTo::L2 => {
+            for line in (0..bytes).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(line));
+            }
+        }
     }
 }
 

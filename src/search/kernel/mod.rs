@@ -347,4 +347,12 @@ mod tests {
         assert_eq!(kernels_for(Isa::Avx2), Kernels::Avx2);
         assert_eq!(kernels_for(Isa::Avx512), Kernels::Avx2);
     }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn each_level_prefetches_into_its_cache() {
+        use avx2::{prefetch_to, PrefetchTo};
+        assert_eq!(prefetch_to(Isa::Avx2), PrefetchTo::L1);
+        assert_eq!(prefetch_to(Isa::Avx512), PrefetchTo::L2);
+    }
 }
