@@ -156,6 +156,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import cpu_description, crate_isa  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_ENV_DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PAD = 2**64 - 1  # usize::MAX, the crate's padding index
@@ -230,6 +233,7 @@ INFO_CODE = r"""
 import json
 import numpy, faiss
 from threadpoolctl import threadpool_info
+
 print(json.dumps({"numpy": numpy.__version__, "faiss": faiss.__version__,
                   "qt_bf16": hasattr(faiss.ScalarQuantizer, "QT_bf16"),
                   "blas": [f"{i.get('filepath','').split('/')[-1]}: {i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info() if i['user_api'] == 'blas']}))
@@ -298,33 +302,6 @@ def crate_args(metric, filt, store="f32", mmap_dir=None):
     elif store == "mmap":
         args += ["--mmap", mmap_dir]
     return args
-
-
-def cpu_description():
-    """The CPU model and the vector instruction sets it offers, from /proc/cpuinfo."""
-    model, flags, family = "unknown CPU", set(), {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "unknown CPU":
-                    model = value.strip()
-                elif key.strip() in ("cpu family", "model") and key.strip() not in family:
-                    family[key.strip()] = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    sets = [s for s in ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
-                        "avx512_vpopcntdq", "avx512_bf16", "avx512_fp16") if s in flags]
-    ids = f", family {family.get('cpu family', '?')} model {family.get('model', '?')}" if family else ""
-    return f"{model}{ids} ({os.cpu_count()} CPUs; {' '.join(sets) or 'no AVX2'})"
-
-
-def crate_isa(binary, env):
-    """The crate's kernels' level in `binary` under `env`: 'LEVEL (detected LEVEL)'."""
-    p = subprocess.run([binary, "--isa"], env=env, capture_output=True, text=True)
-    return p.stdout.strip() or f"unknown ({p.stderr.strip()[:200]})"
 
 
 def run_crate(runner, exe, db_path, q_path, k, t, reps, min_time, metric, filt, store="f32", mmap_dir=None):
